@@ -1,0 +1,47 @@
+# Two commands are the contract (see README): `make repro` and `make test`.
+# Both create .venv from requirements.txt when it is missing or out of date.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := lstmgan
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: help setup repro test lab bench plots clean-venv
+
+help:
+	@echo "make repro   set up .venv and rebuild every result with dvc repro (embedded data, CPU)"
+	@echo "make test    set up .venv and run the test suite"
+	@echo "make lab     open the notebooks in JupyterLab with the project's kernel"
+	@echo "make bench   run the benchmarks (JSON on stdout)"
+	@echo "make plots   dvc plots show -> dvc_plots/index.html"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "lstmgan (.venv)" >/dev/null
+	touch $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+	@echo "Done: reports/REPORT.md; metrics: $(BIN)/dvc metrics show; curves: make plots"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "# $$b"; $(BIN)/python $$b || exit 1; done
+
+plots: $(STAMP)
+	$(BIN)/dvc plots show
+
+clean-venv:
+	rm -rf $(VENV)

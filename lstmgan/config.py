@@ -1,0 +1,308 @@
+"""Typed configuration: ``params.yaml`` validated into dataclasses.
+
+``params.yaml`` is the single source of configuration. Each top-level section maps to one
+dataclass below; an unknown key, a missing section or a value of the wrong type is a
+:class:`ConfigError` whose message names the file and the dotted key, e.g.
+``params.yaml: gan.lr must be a number, got 'fast'``.
+
+Overrides use the same dotted keys as DVC (``--set gan.lr=1e-4``); values are parsed as YAML,
+so ``--set gan.temporal=none`` and ``--set data.crf=[23,40]`` work.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad key or value in a params file; the message names the file and the key."""
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DataParams:
+    """The data stage: where faces come from, how they are cropped, stored and compressed."""
+
+    source: str = "synth"  # "synth" (embedded procedural faces) or a path to a real data set
+    layout: Literal["auto", "fomm", "ffpp", "folder"] = "auto"  # for a real source
+    out: str = "data/faces"  # the prepared data set (cached by DVC)
+    size: int = 64  # square frame size in pixels
+    fps: int = 25
+    # embedded (synthetic) data set
+    identities: int = 24
+    val_identities: int = 4
+    test_identities: int = 4
+    videos_per_identity: int = 4
+    frames: int = 48
+    # real data ingestion
+    face_detector: Literal["auto", "face_alignment", "lbp"] = "auto"
+    crop_scale: float = 1.3  # face box side = crop_scale * max(w, h), squared and clipped
+    max_frames: int = 0  # per real video; 0 = all
+    # FF++-style compressed copies (H.264 CRF), written beside raw/
+    crf: list[int] = field(default_factory=lambda: [23, 40])
+
+
+@dataclass
+class GanParams:
+    """The LSTM-GAN model and its training (see lstmgan.models and lstmgan.train)."""
+
+    # --- model (architecture and loss weights; owned by lstmgan.models) ---
+    temporal: Literal["lstm", "none"] = "lstm"
+    num_kp: int = 10
+    # --- training (owned by lstmgan.train) ---
+    steps: int = 2000
+    batch_size: int = 8
+    clip_len: int = 4
+    lr: float = 2e-4
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
+    channels_last: bool = False
+    checkpoint_every: int = 500
+    log_every: int = 25
+    val_every: int = 250
+    val_batches: int = 8
+    num_workers: int = 0
+    out: str = "models/gan"  # checkpoints go to <out>/<temporal>/
+
+
+@dataclass
+class GenerateParams:
+    """Animation, evaluation and the exported detection data set."""
+
+    out: str = "data/deepfakes"
+
+
+@dataclass
+class DetectParams:
+    """Detector comparison (lstmgan.detect): which detectors, how they are trained and evaluated.
+
+    Sizes are the embedded default, chosen so each detector x variant stage takes well under a
+    minute on a 2-core CPU; ``per_model`` overrides any key for one detector (e.g. VGG19 at 32 px).
+    """
+
+    models: list[str] = field(default_factory=lambda: ["vgg19", "densenet121", "custom_cnn", "resnet18"])
+    variants: list[str] = field(default_factory=lambda: ["base", "augmented", "grayscale"])
+    pretrained: Literal["auto", "true", "false"] = "auto"  # ImageNet weights from the torch hub cache
+    out: str = "reports/detect"  # per-stage folders <out>/<model>-<variant>/
+    models_out: str = "models/detect"  # checkpoints <models_out>/<model>-<variant>.pt
+    tables_out: str = "reports/tables"  # the comparison table (Markdown + CSV)
+    train_compression: str = "raw"  # detectors train (and validate) on this copy
+    test_compressions: list[str] = field(default_factory=lambda: ["raw", "c23", "c40"])
+    image_size: int = 64  # frames are resized to this many pixels before the network
+    hidden: int = 256  # the thesis head's hidden layer width; 0 = Dropout + Linear only
+    dropout: float = 0.5
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1.0e-3
+    weight_decay: float = 1.0e-4
+    one_cycle: bool = True  # OneCycleLR over all steps; false = constant lr
+    select_on: Literal["val_auc", "val_loss", "val_acc"] = "val_auc"  # best epoch (ties: lower val_loss)
+    max_train_frames: int = 1024  # frames sampled evenly over videos, half real half fake; 0 = all
+    max_eval_frames: int = 512  # per split and compression; 0 = all
+    cross_method: bool = True  # also train one detector per fake method and test it on every method
+    grid_images: int = 16  # face crops in the prediction grid
+    per_model: dict[str, Any] = field(default_factory=lambda: {"vgg19": {"image_size": 32}})
+
+    def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
+        """These settings with ``per_model[model]`` applied (validated like the file itself)."""
+        extra = self.per_model.get(model) or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"{where}: detect.per_model.{model} must be a mapping of detect keys")
+        merged = {**dataclasses.asdict(self), **extra, "per_model": {}}
+        return _build(DetectParams, merged, "detect", where)
+
+
+@dataclass
+class ReportParams:
+    """The regenerated report."""
+
+    out: str = "reports/REPORT.md"
+
+
+@dataclass
+class Params:
+    """All of ``params.yaml``."""
+
+    seed: int = 0
+    data: DataParams = field(default_factory=DataParams)
+    gan: GanParams = field(default_factory=GanParams)
+    generate: GenerateParams = field(default_factory=GenerateParams)
+    detect: DetectParams = field(default_factory=DetectParams)
+    report: ReportParams = field(default_factory=ReportParams)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + " | ".join(str(a) for a in get_args(tp))
+    if origin in (list, Sequence):
+        return f"a list of {_type_name(get_args(tp)[0])}s" if get_args(tp) else "a list"
+    if origin in (dict, Mapping):
+        return "a mapping"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Return ``value`` checked against the annotation ``tp``; raise ConfigError naming ``key``."""
+
+    def bad() -> ConfigError:
+        return ConfigError(f"{where}: {key} must be {_type_name(tp)}, got {value!r}")
+
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {key} must be a mapping of settings, got {value!r}")
+        return _build(tp, value, key, where)
+    if origin is Literal:
+        # YAML reads `none`/`true` as strings or booleans depending on spelling; compare as text
+        allowed = get_args(tp)
+        text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
+        if text not in allowed:
+            raise bad()
+        return text
+    if origin in (Union, types.UnionType):
+        for arg in get_args(tp):
+            try:
+                return _coerce(value, arg, key, where)
+            except ConfigError:
+                continue
+        raise bad()
+    if origin in (list, Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise bad()
+        (item_tp,) = get_args(tp) or (Any,)
+        return [_coerce(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise bad()
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is type(None):
+        if value is not None:
+            raise bad()
+        return None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in names:
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"{where}: unknown key {dotted!r} (known keys here: {known})")
+    kwargs = {}
+    for name in names:
+        if name in values:
+            dotted = f"{prefix}.{name}" if prefix else name
+            kwargs[name] = _coerce(values[name], hints[name], dotted, where)
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"gan.lr=1e-4"`` -> ``("gan.lr", 0.0001)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. --set gan.steps=100")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    # YAML reads 1e-4 as a string (it wants 1.0e-4); accept what a person types
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value for c in ".eE") else value
+        except ValueError:
+            pass
+    return key.strip(), value
+
+
+def _apply(tree: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: cannot set {dotted!r}: {part!r} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def params_from_dict(raw: Mapping[str, Any], where: str = "params") -> Params:
+    """Validate a plain mapping (e.g. parsed YAML) into :class:`Params`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of sections at the top level")
+    return _build(Params, raw, "", where)
+
+
+def load_params(
+    path: str | Path = "params.yaml",
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    sections: Mapping[str, Any] | None = None,
+) -> Params:
+    """Read ``path`` and return validated :class:`Params`.
+
+    ``overrides`` are ``"section.key=value"`` strings (or a mapping of dotted keys to values);
+    ``sections`` replaces whole top-level sections (what papermill injects from ``-f params.yaml``;
+    ``None`` values are ignored so a notebook's default cell falls back to the file).
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise ConfigError(f"{where}: no such file; run from the project root or pass --params PATH")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections at the top level")
+    for name, value in (sections or {}).items():
+        if value is not None:
+            raw[name] = value
+    items = overrides.items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
+    for key, value in items:
+        _apply(raw, key, value, where + " (--set)")
+    return params_from_dict(raw, where)
+
+
+def dump_params(params: Params) -> str:
+    """YAML text of ``params`` (what a stage actually ran with)."""
+    return yaml.safe_dump(params.to_dict(), sort_keys=False)

@@ -1,0 +1,146 @@
+"""Training samples for the GAN: a source frame and a driving clip of the same video.
+
+A sample is ``(source, driving)``: ``source`` is one frame (3, S, S) and ``driving`` is ``T``
+consecutive frames (T, 3, S, S) of the same video, both float in [0, 1]. Frames come from the
+store's memory-mapped frame cache (``cache/frames.npy``), so no video is decoded while training.
+
+* :class:`ClipDataset` (training): one sample per possible clip start of every video in a split.
+  The source frame is drawn at random from the same video, with a generator seeded by
+  ``(seed, epoch, index)`` only, so a sample never depends on worker processes, on the order
+  in which samples are read, or on the global RNG: resuming mid-epoch reads the same samples.
+* :class:`FixedClipDataset` (validation): a fixed, deterministic list of samples (the video's
+  first frame as source, as in the first-order-motion reconstruction protocol, and clips at
+  evenly spaced starts), identical on every run and every process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lstmgan.errors import UserError
+
+
+def open_store(root: str | Path):
+    """Open the face-video store at ``root``, or raise a UserError saying how to make it."""
+    from lstmgan.data.store import FaceStore
+
+    root = Path(root)
+    if not (root / "cache" / "frames.npy").is_file():
+        raise UserError(f"{root}: no prepared data set (cache/frames.npy missing); "
+                        f"run `lstmgan prepare` (or `dvc repro prepare`) first, or set data.out")
+    return FaceStore(root)
+
+
+def _to_tensor(frames: np.ndarray):
+    """uint8 (..., S, S, 3) -> float32 tensor (..., 3, S, S) in [0, 1]."""
+    import torch
+
+    array = np.ascontiguousarray(frames)
+    tensor = torch.from_numpy(array).float().div_(255.0)
+    return tensor.movedim(-1, -3).contiguous()
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """Where a sample's frames are: video, source frame index, first driving frame index."""
+
+    video_id: str
+    source: int
+    start: int
+
+
+class _StoreClips:
+    """Shared part: the store, the videos of one split that are long enough for a clip."""
+
+    def __init__(self, store, split: str, clip_len: int):
+        if clip_len < 1:
+            raise UserError(f"gan.clip_len must be >= 1, got {clip_len}")
+        self.store = store
+        self.split = split
+        self.clip_len = clip_len
+        records = sorted(store.split(split), key=lambda r: r.video_id)
+        self.videos = [r for r in records if int(r.frames) >= clip_len]
+        if not self.videos:
+            raise UserError(f"{store.root}: no {split!r} video has {clip_len} frames or more; "
+                            f"prepare a data set with a {split} split or lower gan.clip_len")
+
+    def _load(self, ref: ClipRef):
+        frames = self.store.frames(ref.video_id)
+        source = _to_tensor(frames[ref.source])
+        driving = _to_tensor(frames[ref.start:ref.start + self.clip_len])
+        return source, driving
+
+
+class ClipDataset(_StoreClips):
+    """Every clip start of every video in ``split``, with a random source frame of that video.
+
+    Call :meth:`set_epoch` at each epoch (as with ``DistributedSampler``) so that the source
+    frames differ between epochs yet stay reproducible.
+    """
+
+    def __init__(self, store, split: str, clip_len: int, seed: int = 0):
+        super().__init__(store, split, clip_len)
+        self.seed = seed
+        self.epoch = 0
+        starts = [int(r.frames) - clip_len + 1 for r in self.videos]
+        self._cumulative = np.cumsum([0] + starts)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return int(self._cumulative[-1])
+
+    def ref(self, index: int) -> ClipRef:
+        """The video, source frame and clip start of sample ``index`` in the current epoch."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        video = int(np.searchsorted(self._cumulative, index, side="right") - 1)
+        record = self.videos[video]
+        start = int(index - self._cumulative[video])
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return ClipRef(record.video_id, int(rng.integers(int(record.frames))), start)
+
+    def __getitem__(self, index: int):
+        return self._load(self.ref(index))
+
+
+class FixedClipDataset(_StoreClips):
+    """``count`` deterministic samples: round-robin over the videos, evenly spaced clip starts.
+
+    The source is each video's first frame; clips start after it where the video is long
+    enough, so the copy-the-source baseline is measured on frames that differ from the source.
+    """
+
+    def __init__(self, store, split: str, clip_len: int, count: int):
+        super().__init__(store, split, clip_len)
+        per_video = -(-count // len(self.videos))  # ceil
+        refs: list[list[ClipRef]] = []
+        for record in self.videos:
+            frames = int(record.frames)
+            first = 1 if frames > clip_len else 0
+            last = frames - clip_len
+            starts = np.linspace(first, last, per_video).round().astype(int)
+            refs.append([ClipRef(record.video_id, 0, int(s)) for s in starts])
+        # round-robin so that any prefix covers as many videos as possible
+        self.refs: list[ClipRef] = [group[i] for i in range(per_video) for group in refs][:count]
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, index: int):
+        return self._load(self.refs[index])
+
+
+def fixed_batches(dataset: FixedClipDataset, batch_size: int) -> Sequence[tuple]:
+    """The validation set as a list of collated ``(source, driving)`` batches (kept in memory)."""
+    import torch
+
+    batches = []
+    for begin in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(begin, min(begin + batch_size, len(dataset)))]
+        batches.append((torch.stack([s for s, _ in items]), torch.stack([d for _, d in items])))
+    return batches

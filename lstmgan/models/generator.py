@@ -1,0 +1,102 @@
+"""Occlusion-aware generator with a ConvLSTM across the frames of a clip.
+
+Per driving frame: the dense motion network turns the keypoints into a flow and an occlusion map;
+the source encoding is warped by the flow and multiplied by the occlusion; with ``temporal="lstm"``
+a ConvLSTM runs over the frames at the bottleneck and adds its (zero-initialised) projection to
+the warped features, so training starts from the first-order-motion baseline and learns what the
+recurrence adds; residual blocks and a decoder produce an image. The output path starts sharp:
+``prediction = occlusion * warped source + (1 - occlusion) * decoder image`` -- the decoder fills in
+what the source cannot show (occluded or new content such as an open mouth).
+
+Everything except the ConvLSTM runs batched over B*T frames.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, warp
+from lstmgan.models.convlstm import ConvLSTM
+from lstmgan.models.dense_motion import DenseMotion
+
+
+def _flatten_kp(kp: dict[str, Tensor]) -> dict[str, Tensor]:
+    """(B,T,K,...) keypoint tensors -> (B*T,K,...)."""
+    return {name: kp[name].flatten(0, 1) for name in ("value", "jacobian")}
+
+
+def _repeat_kp(kp: dict[str, Tensor], times: int) -> dict[str, Tensor]:
+    """(B,K,...) source keypoints -> (B*times,K,...), batch-major like flatten(0, 1)."""
+    return {name: kp[name].repeat_interleave(times, dim=0) for name in ("value", "jacobian")}
+
+
+class Generator(nn.Module):
+    """(source (B,3,S,S), kp_source (B,K,..), kp_driving (B,T,K,..), state) -> (out, state).
+
+    out: "prediction" (B,T,3,S,S), "deformed" (B,T,3,S,S), "occlusion" (B,T,1,h,w),
+    "deformation" (B,T,h,w,2), "mask" (B,T,K+1,h,w). ``state`` = {"lstm": (h, c)} or None.
+    """
+
+    def __init__(self, num_kp: int, block_expansion: int, max_features: int, num_down_blocks: int,
+                 num_bottleneck_blocks: int, temporal: str, lstm_hidden: int, lstm_kernel: int,
+                 dense_motion: dict[str, Any], num_channels: int = 3):
+        super().__init__()
+        self.temporal = temporal
+        self.dense_motion = DenseMotion(num_kp=num_kp, num_channels=num_channels, **dense_motion)
+        self.first = ConvBlock(num_channels, block_expansion, kernel=7)
+        widths = [min(max_features, block_expansion * 2 ** i) for i in range(num_down_blocks + 1)]
+        self.down = nn.Sequential(*(DownBlock(widths[i], widths[i + 1]) for i in range(num_down_blocks)))
+        bottleneck = widths[-1]
+        self.lstm = None
+        if temporal == "lstm":
+            self.lstm = ConvLSTM(bottleneck, lstm_hidden, lstm_kernel)
+            self.lstm_out = nn.Conv2d(lstm_hidden, bottleneck, 1)
+            nn.init.zeros_(self.lstm_out.weight)
+            nn.init.zeros_(self.lstm_out.bias)
+        elif temporal != "none":
+            raise ValueError(f"temporal must be 'lstm' or 'none', got {temporal!r}")
+        self.bottleneck = nn.Sequential(*(ResBlock(bottleneck) for _ in range(num_bottleneck_blocks)))
+        self.up = nn.Sequential(*(UpBlock(widths[i + 1], widths[i]) for i in reversed(range(num_down_blocks))))
+        self.final = nn.Conv2d(block_expansion, num_channels, 7, padding=3)
+
+    def encode(self, source: Tensor) -> Tensor:
+        """Source features at the bottleneck resolution (B,C,S/2^d,S/2^d)."""
+        return self.down(self.first(source))
+
+    def forward(self, source: Tensor, kp_source: dict[str, Tensor], kp_driving: dict[str, Tensor],
+                state: dict[str, Any] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        b, t = kp_driving["value"].shape[:2]
+        size = source.shape[2:]
+        source_bt = source.repeat_interleave(t, dim=0)
+        motion = self.dense_motion(source_bt, _repeat_kp(kp_source, t), _flatten_kp(kp_driving))
+        deformation, occlusion = motion["deformation"], motion["occlusion"]
+
+        features = self.encode(source).repeat_interleave(t, dim=0)
+        fh, fw = features.shape[2:]
+        features = warp(features, deformation)
+        occ_small = occlusion if occlusion.shape[2:] == (fh, fw) else F.interpolate(
+            occlusion, size=(fh, fw), mode="bilinear", align_corners=False)
+        features = features * occ_small.to(features.dtype)
+
+        new_state: dict[str, Any] = {}
+        if self.lstm is not None:
+            seq = features.view(b, t, *features.shape[1:])
+            hidden, lstm_state = self.lstm(seq, None if state is None else state.get("lstm"))
+            features = features + self.lstm_out(hidden.flatten(0, 1))
+            new_state["lstm"] = lstm_state
+
+        image = torch.sigmoid(self.final(self.up(self.bottleneck(features))).float())
+        deformed = warp(source_bt, deformation)
+        occ_full = F.interpolate(occlusion, size=size, mode="bilinear", align_corners=False)
+        prediction = occ_full * deformed.float() + (1 - occ_full) * image
+
+        def per_clip(x: Tensor) -> Tensor:
+            return x.view(b, t, *x.shape[1:])
+
+        out = {"prediction": per_clip(prediction), "deformed": per_clip(deformed),
+               "occlusion": per_clip(occlusion), "deformation": per_clip(deformation),
+               "mask": per_clip(motion["mask"]), "decoded": per_clip(image)}
+        return out, new_state

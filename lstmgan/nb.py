@@ -1,0 +1,58 @@
+"""Notebook helpers: every notebook starts with ``P = nb.setup(params_path, **sections)``.
+
+papermill runs the notebooks with ``-f params.yaml``, which injects each top-level section as a
+dict into the notebook's ``parameters`` cell; a student running the notebook by hand leaves them as
+``None`` and the same values are read from ``params.yaml``. Either way the result is one validated
+:class:`~lstmgan.config.Params`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from lstmgan.config import Params, load_params
+from lstmgan.utils.log import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that holds ``dvc.yaml`` (the project root)."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"{here}: not inside the lstmgan project (no dvc.yaml above it); "
+                            "open the notebook from the project's notebooks/ folder")
+
+
+def setup(params_path: str = "params.yaml", overrides: Sequence[str] = (), **sections: Any) -> Params:
+    """chdir to the project root, set up logging and plotting, and return validated params.
+
+    ``sections`` are the notebook's parameter-cell values (``seed=..., data=..., gan=...``); ``None``
+    means "take it from ``params_path``".
+    """
+    root = project_root()
+    os.chdir(root)
+    setup_logging()
+    try:
+        import matplotlib
+
+        matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight"})
+    except ImportError:  # plotting is optional for headless runs
+        pass
+    params = load_params(root / params_path, overrides=overrides, sections=sections)
+    log.info("project root %s, params from %s", root, params_path)
+    return params
+
+
+def savefig(fig: Any, path: str | Path) -> Path:
+    """Save a matplotlib figure atomically (parents created) and return its path."""
+    from lstmgan.utils.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+    return path

@@ -1,0 +1,19 @@
+"""Logging set-up shared by the command line and the notebooks."""
+from __future__ import annotations
+
+import logging
+import os
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: int | str | None = None) -> None:
+    """Configure the ``lstmgan`` logger once (level from ``LSTMGAN_LOG`` or INFO)."""
+    level = level or os.environ.get("LSTMGAN_LOG", "INFO")
+    logger = logging.getLogger("lstmgan")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.propagate = False

@@ -46,6 +46,11 @@ class DataParams:
     face_detector: Literal["auto", "face_alignment", "lbp"] = "auto"
     crop_scale: float = 1.3  # face box side = crop_scale * max(w, h), squared and clipped
     max_frames: int = 0  # per real video; 0 = all
+    detect_every: int = 5  # run the face detector on every n-th frame, follow the face in between
+    detect_size: int = 224  # detect on a copy of the frame reduced to this shorter side (pixels)
+    smoothing: float = 2.0  # Gaussian sigma (frames) for smoothing face boxes over time; 0 = off
+    val_fraction: float = 0.1  # real data: share of identities held out for val (seeded)
+    test_fraction: float = 0.1  # real data without a given test split: share held out for test
     # FF++-style compressed copies (H.264 CRF), written beside raw/
     crf: list[int] = field(default_factory=lambda: [23, 40])
 
@@ -57,6 +62,52 @@ class GanParams:
     # --- model (architecture and loss weights; owned by lstmgan.models) ---
     temporal: Literal["lstm", "none"] = "lstm"
     num_kp: int = 10
+    # keypoint detector: hourglass on the frame downscaled by kp_scale_factor
+    kp_block_expansion: int = 16
+    kp_max_features: int = 128
+    kp_num_blocks: int = 3
+    kp_scale_factor: float = 0.5
+    kp_temperature: float = 0.1
+    estimate_jacobian: bool = True
+    # dense motion: hourglass on the source downscaled by dm_scale_factor
+    dm_block_expansion: int = 16
+    dm_max_features: int = 128
+    dm_num_blocks: int = 3
+    dm_scale_factor: float = 0.5
+    kp_variance: float = 0.01
+    occlusion_bias: float = 2.0  # initial occlusion logit: start with the warped source visible
+    # generator
+    block_expansion: int = 16
+    max_features: int = 128
+    num_down_blocks: int = 2
+    num_bottleneck_blocks: int = 2
+    lstm_hidden: int = 32
+    lstm_kernel: int = 3
+    # discriminators
+    disc_scales: list[float] = field(default_factory=lambda: [1.0])
+    disc_block_expansion: int = 16
+    disc_num_blocks: int = 3
+    disc_max_features: int = 128
+    disc_use_kp: bool = True
+    disc_spectral_norm: bool = True
+    temporal_disc: bool = False
+    temporal_disc_block_expansion: int = 16
+    temporal_disc_num_blocks: int = 3
+    # losses (weights; 0 switches a term off)
+    pyramid_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    loss_reconstruction: float = 10.0
+    loss_perceptual: float = 10.0  # only when ImageNet VGG19 weights are cached
+    loss_equivariance_value: float = 10.0
+    loss_equivariance_jacobian: float = 10.0
+    loss_kp_spread: float = 0.0
+    kp_spread_margin: float = 0.01
+    loss_gan: float = 0.1
+    loss_feature_matching: float = 1.0
+    loss_temporal: float = 1.0
+    loss_temporal_gan: float = 0.1
+    transform_sigma_affine: float = 0.05
+    transform_sigma_tps: float = 0.005
+    transform_points_tps: int = 5
     # --- training (owned by lstmgan.train) ---
     steps: int = 2000
     batch_size: int = 8
@@ -77,9 +128,36 @@ class GanParams:
 
 @dataclass
 class GenerateParams:
-    """Animation, evaluation and the exported detection data set."""
+    """Animation, evaluation (first-order-motion protocol) and the exported detection data set."""
 
+    methods: list[str] = field(default_factory=lambda: ["lstm", "none"])  # checkpoints <gan.out>/<m>/latest.pt
+    device: str = "auto"  # auto = cuda when available, else cpu
+    batch_size: int = 8  # driving frames per generator call (the ConvLSTM state is carried across calls)
+    relative: bool = True  # relative motion (driving change applied to the source pose)
+    adapt_scale: bool = True  # scale relative motion by the ratio of keypoint convex-hull areas
+    # --- evaluation (reconstruction: first frame = source, same video drives) ---
+    eval_split: str = "test"
+    eval_videos: int = 0  # 0 = every video of eval_split
+    eval_max_frames: int = 0  # per video; 0 = all
+    cross_pairs: int = 8  # cross-identity animations (source identity A, driving identity B)
+    warp_threshold: float = 0.05  # warping error: pixels whose ground truth the flow explains within this
+    # --- evaluation networks (AKD landmarks, AED identity) trained on the store's train split ---
+    evalnets_out: str = "models/evalnets"
+    evalnet_steps: int = 300
+    evalnet_batch: int = 32
+    evalnet_lr: float = 2.0e-3
+    identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
+    # --- reports ---
+    reports: str = "reports/generate"
+    figures: str = "reports/figures/generate"
+    metrics: str = "reports/metrics/generate.json"
+    tables: str = "reports/tables"
+    # --- exported detection data set (from the store's val+test identities only) ---
     out: str = "data/deepfakes"
+    export_split: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])  # identity fractions
+    export_crf: list[int] = field(default_factory=lambda: [23, 40])  # c23, c40 beside raw
+    export_frame_step: int = 4  # keep every n-th frame as PNG
+    export_max_frames: int = 0  # per video; 0 = all
 
 
 @dataclass

@@ -38,7 +38,7 @@ def _to_tensor(frames: np.ndarray):
     """uint8 (..., S, S, 3) -> float32 tensor (..., 3, S, S) in [0, 1]."""
     import torch
 
-    array = np.ascontiguousarray(frames)
+    array = np.array(frames, dtype=np.uint8)  # a writable copy of the memory-mapped rows
     tensor = torch.from_numpy(array).float().div_(255.0)
     return tensor.movedim(-1, -3).contiguous()
 
@@ -64,7 +64,7 @@ class _StoreClips:
         records = sorted(store.split(split), key=lambda r: r.video_id)
         self.videos = [r for r in records if int(r.frames) >= clip_len]
         if not self.videos:
-            raise UserError(f"{store.root}: no {split!r} video has {clip_len} frames or more; "
+            raise UserError(f"{getattr(store, 'root', 'the data set')}: no {split!r} video has {clip_len} frames or more; "
                             f"prepare a data set with a {split} split or lower gan.clip_len")
 
     def _load(self, ref: ClipRef):

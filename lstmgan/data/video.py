@@ -5,10 +5,11 @@ Writes are atomic (a temporary file renamed when complete). Unreadable or trunca
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from lstmgan.utils.io import atomic_path
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class VideoError(UserError):
@@ -28,22 +30,30 @@ def _even(n: int) -> int:
     return n + (n % 2)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 25, crf: int | None = None,
-                lossless: bool = False, metadata: Mapping[str, str] | None = None,
+def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float = 25,
+                crf: int | None = None, lossless: bool = False, metadata: Mapping[str, str] | None = None,
                 threads: int = 1) -> Path:
     """Write (T, H, W, 3) uint8 RGB ``frames`` as H.264 MP4.
 
-    ``lossless`` uses libx264rgb at CRF 0 (bit-exact RGB, like FF++'s raw); otherwise libx264 yuv420p
-    at ``crf`` (23 and 40 give FF++'s c23/c40). Odd sizes are padded by edge replication for yuv420p.
-    ``threads=1`` keeps files byte-identical across runs and machines.
+    ``frames`` may also be an iterable of (H, W, 3) frames (streamed, e.g. while re-encoding a long
+    video). ``lossless`` uses libx264rgb at CRF 0 (bit-exact RGB, like FF++'s raw); otherwise libx264
+    yuv420p at ``crf`` (23 and 40 give FF++'s c23/c40). Odd sizes are padded by edge replication for
+    yuv420p. ``threads=1`` keeps files byte-identical across runs and machines.
     """
     import av
 
     path = Path(path)
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    t, h, w, _ = frames.shape
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    stream_iter = iter(frames)
+    first = next(stream_iter, None)
+    if first is None:
+        raise ValueError(f"{path}: no frames to write")
+    first = np.asarray(first)
+    if first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+        raise ValueError(f"frames must be (H, W, 3) uint8, got {first.shape} {first.dtype}")
+    h, w, _ = first.shape
     rate = Fraction(fps).limit_denominator(1001)
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
@@ -54,18 +64,21 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 25, crf: int 
                 stream.pix_fmt = "rgb24"
                 stream.options = {"crf": "0", "preset": "veryfast", "threads": str(threads)}
                 stream.width, stream.height = w, h
-                fmt = "rgb24"
+                pad = (0, 0)
             else:
                 stream = container.add_stream("libx264", rate=rate)
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": str(23 if crf is None else crf), "preset": "medium",
                                   "threads": str(threads)}
                 stream.width, stream.height = _even(w), _even(h)
-                if (_even(w), _even(h)) != (w, h):
-                    frames = np.pad(frames, ((0, 0), (0, _even(h) - h), (0, _even(w) - w), (0, 0)), mode="edge")
-                fmt = "rgb24"
-            for frame in frames:
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=fmt)
+                pad = (_even(h) - h, _even(w) - w)
+            for frame in itertools.chain([first], stream_iter):
+                frame = np.asarray(frame)
+                if frame.shape != (h, w, 3):
+                    raise ValueError(f"{path}: frame of shape {frame.shape}, expected {(h, w, 3)}")
+                if pad != (0, 0):
+                    frame = np.pad(frame, ((0, pad[0]), (0, pad[1]), (0, 0)), mode="edge")
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, dtype=np.uint8), format="rgb24")
                 for packet in stream.encode(vf):
                     container.mux(packet)
             for packet in stream.encode():
@@ -139,3 +152,22 @@ def write_gif(path: str | Path, frames: np.ndarray, fps: float = 25) -> Path:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=max(1, int(round(1000 / fps))), loop=0)
     return path
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB; VideoError naming the file if it is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise VideoError(f"{path}: not a readable image ({exc.__class__.__name__}); "
+                         "replace or remove the file") from exc
+
+
+def count_frames(path: str | Path) -> int:
+    """Number of frames that decode from a video file (decodes it; VideoError if none do)."""
+    return sum(1 for _ in iter_frames(path))

@@ -22,7 +22,12 @@ class OneClassWarning(UserWarning):
 
 
 def _check(y_true: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true).astype(int).ravel()
+    y = np.asarray(y_true).ravel()
+    if y.dtype.kind in "OUS":  # the manifest's words
+        if not set(np.unique(y).tolist()) <= {"real", "fake"}:
+            raise ValueError("labels must be 0/1 or the words real/fake")
+        y = (y == "fake")
+    y = y.astype(int)
     s = np.asarray(scores, dtype=float).ravel()
     if y.shape != s.shape:
         raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")

@@ -89,19 +89,37 @@ def custom_cnn_features() -> tuple[nn.Sequential, int]:
 
 
 _DENSENET_OLD_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.[a-z_]+)$")
 
 
-def _load_imagenet(backbone: nn.Module, name: str, path: str) -> None:
-    """Load torchvision's ImageNet state dict into ``backbone`` (its own classifier included)."""
+def _load_imagenet(module: nn.Module, name: str, path: str, prefix: str = "") -> None:
+    """Load torchvision's ImageNet state dict into ``module``.
+
+    ``prefix`` keeps only the keys under it, stripped (VGG19 loads ``features.*`` into its
+    convolutional part; its 120 M-parameter classifier is never built).
+    """
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if name == "densenet121":  # the published file uses the old key names norm.1 / conv.2
         state = {(_DENSENET_OLD_KEY.sub(r"\1\2", k)): v for k, v in state.items()}
     try:
-        backbone.load_state_dict(state)
+        module.load_state_dict(state)
     except RuntimeError as exc:
         raise UserError(f"{path}: not the torchvision ImageNet weights for {name} ({str(exc)[:120]}...); "
                         f"replace it with torchvision's {WEIGHT_FILES[name]}") from exc
+
+
+def vgg19_features() -> nn.Sequential:
+    """VGG19's 16 convolutions and 5 max-pools (torchvision's layout and initialisation)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["E"], batch_norm=False)
+    for m in features.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return features
 
 
 @dataclass
@@ -140,19 +158,22 @@ def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropo
 
     if name == "custom_cnn":
         features, dim = custom_cnn_features()
+    elif name == "vgg19":
+        features, dim = vgg19_features(), 512
+        if weights_path is not None:
+            _load_imagenet(features, name, str(weights_path), prefix="features.")
     else:
         backbone = getattr(torchvision.models, name)(weights=None)
         if weights_path is not None:
             _load_imagenet(backbone, name, str(weights_path))
-            log.info("%s: ImageNet weights from %s", name, weights_path)
-        if name == "vgg19":
-            features, dim = backbone.features, 512
-        elif name == "densenet121":
+        if name == "densenet121":
             features, dim = nn.Sequential(backbone.features, nn.ReLU(inplace=True)), 1024
         else:  # resnet18: everything up to (not including) its own pooling and fc
             features = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool,
                                      backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)
             dim = 512
+    if weights_path is not None:
+        log.info("%s: ImageNet weights from %s", name, weights_path)
     model = Detector(features, dim, hidden, dropout)
     return BuiltDetector(model, weights_path is not None, str(weights_path) if weights_path else None)
 

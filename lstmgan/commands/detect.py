@@ -1,0 +1,54 @@
+"""Train and evaluate one deepfake detector (VGG19, DenseNet121, ResNet18 or the custom CNN) on one
+data variant (base, augmented, grayscale) of the exported real/fake data set.
+
+Reads <generate.out>/manifest.csv (or --data DIR) and the detect section of params.yaml; trains on
+the train split at detect.train_compression, picks the best epoch on the validation split, tests on
+every compression in detect.test_compressions (frame and video level), trains one detector per fake
+method for the cross-method matrix, and writes <detect.out>/<model>-<variant>/ (metrics.json,
+records.tsv, predictions.csv, generalisation_*.csv/json, figures/) and the checkpoint
+<detect.models_out>/<model>-<variant>.pt. --table only collects every metrics.json into
+<detect.tables_out>/detect_comparison.{md,csv}.
+
+examples:
+  lstmgan detect --model resnet18 --variant augmented
+  lstmgan detect --model vgg19 --variant grayscale --set detect.epochs=5 --data data/ffpp_export
+  lstmgan detect --table
+"""
+from __future__ import annotations
+
+import argparse
+
+MODELS = ("vgg19", "densenet121", "resnet18", "custom_cnn")
+VARIANTS = ("base", "augmented", "grayscale")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=MODELS, default="resnet18", help="detector (default: resnet18)")
+    parser.add_argument("--variant", choices=VARIANTS, default="base", help="data variant (default: base)")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="override one param, e.g. --set detect.epochs=5 (repeatable)")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="exported detection data set (default: generate.out)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: <detect.out>/<model>-<variant>)")
+    parser.add_argument("--table", action="store_true",
+                        help="only build the comparison table from <detect.out>/*/metrics.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from lstmgan.config import load_params
+    from lstmgan.detect.run import comparison_table, run_detector
+
+    params = load_params(args.params, args.overrides)
+    if args.table:
+        table = comparison_table(params.detect.out, params.detect.tables_out)
+        print(table.to_string(index=False))
+        return 0
+    metrics = run_detector(params, args.model, args.variant, data_dir=args.data, out_dir=args.out)
+    summary = {k: metrics[k] for k in ("model", "variant", "weights", "parameters", "train_time_s",
+                                       "train_images_per_s", "stage_time_s", "frame", "video")}
+    print(json.dumps(summary, indent=2))
+    return 0

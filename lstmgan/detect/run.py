@@ -1,0 +1,292 @@
+"""One detect stage: train detector x variant on the exported data set, test it, write everything.
+
+Outputs (``<detect.out>/<model>-<variant>/``, replaced as a whole when complete):
+
+- ``metrics.json``: test metrics (frame and video level) on the training compression, per
+  compression, the cross-method matrix, parameter count, training time, images/s, weights used;
+- ``records.tsv``: the per-epoch records (for ``dvc plots show``);
+- ``predictions.csv``: every test frame's fake probability;
+- ``generalisation_compression.csv/json``, ``generalisation_method.csv/json``;
+- ``figures/``: metrics.png, roc_pr.png, confusion.png, predictions.png, generalisation_*.png.
+
+and the best checkpoint ``<detect.models_out>/<model>-<variant>.pt``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstmgan.config import DetectParams, Params
+from lstmgan.detect import figures
+from lstmgan.detect.data import FrameSet, load_manifest, select
+from lstmgan.detect.metrics import OneClassWarning, binary_metrics, frame_and_video_metrics
+from lstmgan.detect.models import MODELS, build_detector, count_parameters
+from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict
+from lstmgan.detect.transforms import VARIANTS, variant_transforms
+from lstmgan.errors import UserError
+from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text
+from lstmgan.utils.seed import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+def stage_name(model: str, variant: str) -> str:
+    return f"{model}-{variant}"
+
+
+def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, table, seed: int,
+               methods: list[str] | None, desc: str) -> tuple[Any, FitResult, Any]:
+    """Build, train and return (built detector, fit result, validation FrameSet) for one data choice."""
+    seed_everything(seed)
+    tf = variant_transforms(variant)
+    train_rows = select(table, "train", cfg.train_compression, cfg.max_train_frames, methods)
+    val_rows = select(table, "val", cfg.train_compression, cfg.max_eval_frames, methods)
+    for name, rows in (("train", train_rows), ("val", val_rows)):
+        if rows.empty or rows["y"].nunique() < 2:
+            raise UserError(f"{root / 'manifest.csv'}: the {name} split at {cfg.train_compression} needs "
+                            f"real and fake frames{' of ' + ', '.join(methods) if methods else ''}; "
+                            "re-export the data set or change detect.train_compression")
+    train = FrameSet.load(root, train_rows, cfg.image_size, tf.train)
+    val = FrameSet.load(root, val_rows, cfg.image_size, tf.eval)
+    val_aug = val.with_transform(tf.val_augmented).materialise(seed + 1)
+    built = build_detector(model_name, cfg.pretrained, cfg.hidden, cfg.dropout)
+    result = fit(built.model, train, train.with_transform(tf.eval), val, val_aug,
+                 epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                 one_cycle=cfg.one_cycle, select_on=cfg.select_on, seed=seed, desc=desc)
+    result.extra.update(n_train=len(train), n_val=len(val))
+    return built, result, val
+
+
+def _test_frames(model, cfg: DetectParams, variant: str, root: Path, table, compression: str,
+                 methods: list[str] | None = None):
+    """Frame table of the test split at ``compression`` with the model's fake probabilities."""
+    rows = select(table, "test", compression, cfg.max_eval_frames, methods)
+    data = FrameSet.load(root, rows, cfg.image_size, variant_transforms(variant).eval)
+    start = time.perf_counter()
+    rows = rows.copy()
+    rows["p_fake"] = predict(model, data) if len(data) else np.zeros(0)
+    elapsed = time.perf_counter() - start
+    return rows, data, elapsed
+
+
+def _flat(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {f"{level}_{k}": v for level, values in metrics.items() for k, v in values.items()}
+
+
+def run_detector(params: Params, model_name: str, variant: str, data_dir: str | Path | None = None,
+                 out_dir: str | Path | None = None, models_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate ``model_name`` on data variant ``variant``; write the stage's outputs.
+
+    ``data_dir`` defaults to ``generate.out``; ``out_dir`` to ``<detect.out>/<model>-<variant>``;
+    ``models_dir`` to ``detect.models_out``. Returns the content of ``metrics.json``.
+    """
+    import pandas as pd
+
+    if model_name not in MODELS:
+        raise UserError(f"--model {model_name!r}: choose one of {', '.join(MODELS)}")
+    if variant not in VARIANTS:
+        raise UserError(f"--variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    cfg = params.detect.for_model(model_name)
+    root = Path(data_dir or params.generate.out)
+    name = stage_name(model_name, variant)
+    out_dir = Path(out_dir or Path(cfg.out) / name)
+    checkpoint = Path(models_dir or cfg.models_out) / f"{name}.pt"
+    table = load_manifest(root)
+    started = time.perf_counter()
+
+    built, result, _ = _train_one(cfg, model_name, variant, root, table, params.seed, None, name)
+    model = built.model
+    fake_methods = sorted(table.loc[(table["y"] == 1) & (table["split"] == "train"), "method"].unique())
+
+    # --- test: every compression present (the training compression first) ---
+    compressions = [c for c in dict.fromkeys([cfg.train_compression, *cfg.test_compressions])
+                    if c in set(table["compression"])]
+    skipped = sorted(set(cfg.test_compressions) - set(compressions))
+    if skipped:
+        log.warning("no %s copies in %s; skipping them in the compression matrix", ", ".join(skipped), root)
+    per_compression: dict[str, dict] = {}
+    tests = {}
+    eval_time, eval_images = 0.0, 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OneClassWarning)
+        for comp in compressions:
+            frames, data, elapsed = _test_frames(model, cfg, variant, root, table, comp)
+            eval_time += elapsed
+            eval_images += len(data)
+            tests[comp] = (frames, data)
+            per_compression[comp] = frame_and_video_metrics(frames) if len(frames) else {}
+        # --- cross-method: one detector per fake method, tested on each method ---
+        method_rows: dict[str, dict[str, float]] = {}
+        main_frames = tests[cfg.train_compression][0]
+        method_rows["all"] = {m: _method_auc(main_frames, m) for m in fake_methods}
+        if cfg.cross_method and len(fake_methods) >= 2:
+            for i, method in enumerate(fake_methods):
+                m_built, _, _ = _train_one(cfg, model_name, variant, root, table, params.seed + 100 + i,
+                                           [method], f"{name} on {method}")
+                frames, _, _ = _test_frames(m_built.model, cfg, variant, root, table, cfg.train_compression)
+                method_rows[method] = {m: _method_auc(frames, m) for m in fake_methods}
+    for w in caught:
+        log.warning("%s", w.message)
+    total_time = time.perf_counter() - started
+
+    main = per_compression[cfg.train_compression]
+    comp_matrix = pd.DataFrame(
+        {comp: {level: per_compression[comp].get(level, {}).get("auc", float("nan")) for level in ("frame", "video")}
+         for comp in compressions})
+    comp_matrix.index = [f"{cfg.train_compression} ({level})" for level in comp_matrix.index]
+    method_matrix = pd.DataFrame(method_rows).T
+    method_matrix.index.name, method_matrix.columns.name = "trained on", "tested on"
+
+    metrics: dict[str, Any] = {
+        "model": model_name, "variant": variant,
+        "weights": "pretrained" if built.pretrained else "scratch",
+        "parameters": count_parameters(model),
+        "image_size": cfg.image_size, "epochs": cfg.epochs, "best_epoch": result.best_epoch,
+        "select_on": cfg.select_on,
+        "train_frames": result.extra["n_train"], "val_frames": result.extra["n_val"],
+        "test_frames": int(len(main_frames)),
+        "train_time_s": round(result.train_time_s, 3),
+        "train_images_per_s": round(result.train_images_per_s, 2),
+        "eval_images_per_s": round(eval_images / eval_time, 2) if eval_time > 0 else float("nan"),
+        "stage_time_s": round(total_time, 2),
+        "train_compression": cfg.train_compression,
+        "frame": main["frame"], "video": main["video"],
+        **_flat({"frame": main["frame"], "video": main["video"]}),
+        "compression": per_compression,
+        "cross_method_auc": method_rows,
+        "best_record": next(r for r in result.records if r["epoch"] == result.best_epoch),
+    }
+
+    atomic_torch_save({"model": model_name, "variant": variant, "state_dict": model.state_dict(),
+                       "image_size": cfg.image_size, "hidden": cfg.hidden, "dropout": cfg.dropout,
+                       "weights": metrics["weights"], "best_epoch": result.best_epoch,
+                       "params": params.to_dict()}, checkpoint)
+
+    with atomic_dir(out_dir) as tmp:
+        records = pd.DataFrame(result.records, columns=list(RECORD_COLUMNS))
+        atomic_write_text(tmp / "records.tsv", records.to_csv(sep="\t", index=False))
+        atomic_write_text(tmp / "predictions.csv", pd.concat(
+            [f.assign(compression=c) for c, (f, _) in tests.items()]).drop(columns=["y"]).to_csv(index=False))
+        for stem, matrix in (("generalisation_compression", comp_matrix), ("generalisation_method", method_matrix)):
+            atomic_write_text(tmp / f"{stem}.csv", matrix.to_csv())
+            atomic_write_json(tmp / f"{stem}.json", {"metric": "auc", "rows": matrix.index.tolist(),
+                                                     "columns": matrix.columns.tolist(),
+                                                     "values": matrix.to_numpy().tolist()})
+        atomic_write_json(tmp / "metrics.json", _json_safe(metrics))
+        fig_dir = tmp / "figures"
+        fig_dir.mkdir()
+        title = f"{name} ({metrics['weights']})"
+        figures.metrics_plot(result.records, result.best_epoch, fig_dir / "metrics.png", title)
+        frames, data = tests[cfg.train_compression]
+        curves = {f"{cfg.train_compression} frames": (frames["y"].to_numpy(), frames["p_fake"].to_numpy())}
+        for comp in compressions[1:]:
+            f = tests[comp][0]
+            curves[f"{comp} frames"] = (f["y"].to_numpy(), f["p_fake"].to_numpy())
+        figures.roc_pr_plot(curves, fig_dir / "roc_pr.png", title)
+        figures.confusion_plot(frames["y"].to_numpy(), frames["p_fake"].to_numpy(), fig_dir / "confusion.png",
+                               f"{title}: test {cfg.train_compression}")
+        pick = _grid_indices(frames["y"].to_numpy(), cfg.grid_images)
+        raw_images = FrameSet.load(root, frames.iloc[pick], 64 if cfg.image_size < 64 else cfg.image_size)
+        figures.prediction_grid(raw_images.images.numpy(), frames["y"].to_numpy()[pick],
+                                frames["p_fake"].to_numpy()[pick], fig_dir / "predictions.png", title=title)
+        figures.generalisation_heatmap(comp_matrix, fig_dir / "generalisation_compression.png",
+                                       f"{name}: train {cfg.train_compression}, test each compression")
+        if method_matrix.size:
+            figures.generalisation_heatmap(method_matrix, fig_dir / "generalisation_method.png",
+                                           f"{name}: train on one method's fakes, test on each")
+    log.info("%s: test %s frame acc %.3f AUC %.3f EER %.3f, video AUC %.3f (%s, %.0f s)", name,
+             cfg.train_compression, main["frame"]["accuracy"], main["frame"]["auc"], main["frame"]["eer"],
+             main["video"]["auc"], metrics["weights"], total_time)
+    return metrics
+
+
+def _method_auc(frames, method: str) -> float:
+    """Frame AUC of reals against the fakes of one method (NaN if either is absent)."""
+    rows = frames[(frames["y"] == 0) | (frames["method"] == method)]
+    if rows["y"].nunique() < 2:
+        return float("nan")
+    return binary_metrics(rows["y"].to_numpy(), rows["p_fake"].to_numpy())["auc"]
+
+
+def _grid_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` test frames, half real half fake, spread evenly over the table."""
+    picks = []
+    for c in (0, 1):
+        idx = np.flatnonzero(labels == c)
+        k = min(len(idx), max(1, n // 2))
+        picks.append(idx[np.linspace(0, len(idx) - 1, k).round().astype(int)] if k else idx[:0])
+    return np.unique(np.concatenate(picks))
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN -> None (JSON has no NaN; DVC and browsers reject it)."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+TABLE_COLUMNS = ("model", "variant", "weights", "accuracy", "balanced_accuracy", "ap", "auc", "eer",
+                 "video_auc", "parameters", "train_time_s", "train_images_per_s", "eval_images_per_s")
+
+
+def comparison_table(reports_dir: str | Path = "reports/detect", tables_dir: str | Path | None = "reports/tables"):
+    """Collect every ``<reports_dir>/*/metrics.json`` into the comparison table.
+
+    Frame-level test metrics on the training compression, video AUC, parameters, training time,
+    images/s and whether ImageNet weights were used. Written as ``detect_comparison.csv`` and
+    ``detect_comparison.md`` under ``tables_dir`` (unless None). Returns the DataFrame.
+    """
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(reports_dir).glob("*/metrics.json")):
+        m = json.loads(path.read_text())
+        frame = m.get("frame", {})
+        rows.append({
+            "model": m["model"], "variant": m["variant"], "weights": m["weights"],
+            "accuracy": frame.get("accuracy"), "balanced_accuracy": frame.get("balanced_accuracy"),
+            "ap": frame.get("ap"), "auc": frame.get("auc"), "eer": frame.get("eer"),
+            "video_auc": m.get("video", {}).get("auc"),
+            "parameters": m["parameters"], "train_time_s": m["train_time_s"],
+            "train_images_per_s": m["train_images_per_s"], "eval_images_per_s": m["eval_images_per_s"],
+        })
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    if tables_dir is not None:
+        tables_dir = Path(tables_dir)
+        atomic_write_text(tables_dir / "detect_comparison.csv", table.to_csv(index=False))
+        atomic_write_text(tables_dir / "detect_comparison.md", _markdown(table))
+    return table
+
+
+def _markdown(table) -> str:
+    """A GitHub Markdown table (no extra dependency), numbers rounded for reading."""
+    header = ["model", "variant", "weights", "accuracy", "balanced acc.", "AP", "ROC-AUC", "EER",
+              "video AUC", "parameters (M)", "train time (s)", "train images/s", "eval images/s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def fmt(v: Any, digits: int = 3) -> str:
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return "n/a"
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    for r in table.itertuples(index=False):
+        cells = [r.model, r.variant, r.weights, fmt(r.accuracy), fmt(r.balanced_accuracy), fmt(r.ap),
+                 fmt(r.auc), fmt(r.eer), fmt(r.video_auc), f"{r.parameters / 1e6:.2f}",
+                 fmt(float(r.train_time_s), 1), fmt(float(r.train_images_per_s), 0),
+                 fmt(float(r.eval_images_per_s), 0)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,427 @@
+"""The small measuring networks behind AKD and AED on the embedded data set.
+
+The first-order-motion protocol measures *motion* with a landmark detector (AKD: mean absolute
+landmark difference between generated and real frames) and *identity* with a face-embedding
+network (AED: mean squared distance of embeddings). Published numbers use face-alignment and a
+re-identification network trained on real faces. The embedded procedural faces are not real faces,
+so we train both measuring networks here, on the store's **train** split only (the split the GAN
+trained on; evaluation runs on the test split), and report how good each one is:
+
+* :class:`LandmarkNet` regresses the 68 ground-truth landmarks; its own mean absolute error on the
+  test split is reported beside the AKD it measures (an AKD is only meaningful when well above it).
+* :class:`IdentityNet` embeds a face (unit vector) and is trained to classify the train identities;
+  its verification accuracy (same / different identity for pairs of frames of *unseen* test
+  identities, threshold chosen on the val split) is reported beside the AED.
+
+On real data, AKD uses face-alignment's 2DFAN4 when its weights are cached, and AED uses a face
+embedder the user points to (``generate.identity_weights``, TorchScript); otherwise each metric is
+reported as unavailable with the reason.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmgan.errors import UserError
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 64  # both networks see 64 x 64 faces; coordinates are rescaled to the frame size
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class _Backbone(nn.Sequential):
+    """Four conv stages with 2x pooling: (N,3,64,64) -> (N,C,4,4)."""
+
+    def __init__(self, width: int = 32):
+        layers: list[nn.Module] = []
+        cin = 3
+        for i, cout in enumerate((width, width * 2, width * 4, width * 4)):
+            layers += [_conv(cin, cout), _conv(cout, cout), nn.MaxPool2d(2)]
+            cin = cout
+        super().__init__(*layers)
+        self.out_channels = cin
+
+
+def _prepare(frames: Tensor) -> Tensor:
+    """(N,3,S,S) in [0,1] -> (N,3,64,64) normalised to zero mean."""
+    if frames.shape[-1] != INPUT_SIZE:
+        frames = F.interpolate(frames, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
+                               align_corners=False, antialias=True)
+    return frames * 2 - 1
+
+
+class LandmarkNet(nn.Module):
+    """(N,3,S,S) in [0,1] -> (N,68,2) landmark positions as fractions of the frame side."""
+
+    def __init__(self, num_points: int = 68, width: int = 32):
+        super().__init__()
+        self.num_points = num_points
+        self.backbone = _Backbone(width)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(self.backbone.out_channels * 16, 256),
+                                  nn.ReLU(inplace=True), nn.Linear(256, num_points * 2))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.constant_(self.head[-1].bias, 0.5)  # start at the centre of the frame
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.head(self.backbone(_prepare(frames))).view(-1, self.num_points, 2)
+
+
+class IdentityNet(nn.Module):
+    """(N,3,S,S) in [0,1] -> (N,D) unit-length identity embeddings (+ cosine logits when trained)."""
+
+    def __init__(self, num_identities: int, dim: int = 64, width: int = 32, scale: float = 16.0):
+        super().__init__()
+        self.backbone = _Backbone(width)
+        self.embed = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                   nn.Linear(self.backbone.out_channels, dim))
+        self.classes = nn.Parameter(torch.randn(num_identities, dim) * 0.1)
+        self.scale = scale
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return F.normalize(self.embed(self.backbone(_prepare(frames))), dim=-1)
+
+    def logits(self, embeddings: Tensor) -> Tensor:
+        return self.scale * embeddings @ F.normalize(self.classes, dim=-1).T
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+def _split_rows(store, split: str, max_per_video: int = 0) -> np.ndarray:
+    """Cache row indices of every frame of ``split`` (optionally a strided subset per video)."""
+    rows = []
+    for r in store.split(split):
+        idx = np.arange(r.offset, r.offset + r.frames)
+        if max_per_video and len(idx) > max_per_video:
+            idx = idx[np.linspace(0, len(idx) - 1, max_per_video).round().astype(int)]
+        rows.append(idx)
+    return np.concatenate(rows) if rows else np.zeros(0, int)
+
+
+def _batch(store, rows: np.ndarray, device: torch.device) -> Tensor:
+    frames = store.all_frames[np.sort(rows)]
+    order = np.argsort(np.argsort(rows))  # mmap fancy indexing wants sorted rows; restore order
+    t = torch.from_numpy(np.ascontiguousarray(frames[order])).to(device)
+    return t.float().div_(255).permute(0, 3, 1, 2)
+
+
+def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Brightness/contrast jitter (keeps geometry, so landmarks stay valid)."""
+    n = x.shape[0]
+    gain = 1 + 0.2 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5).to(x.device)
+    bias = 0.1 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5).to(x.device)
+    return (x * gain + bias).clamp(0, 1)
+
+
+def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
+                       device: torch.device | str = "cpu") -> tuple[LandmarkNet, dict[str, float]]:
+    """Train on the train split's ground-truth landmarks; report mean abs error (px) on val/test."""
+    device = torch.device(device)
+    size = store.size
+    rows = _split_rows(store, "train")
+    lms = np.asarray(store._landmarks[rows])
+    ok = np.isfinite(lms).all(axis=(1, 2))
+    rows = rows[ok]
+    if len(rows) == 0:
+        raise UserError(f"{store.root}: the train split has no ground-truth landmarks to train the landmark network")
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = LandmarkNet().to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
+    net.train()
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(steps), desc="landmark net", leave=False, mininterval=5):
+        pick = rows[torch.randint(len(rows), (batch,), generator=gen).numpy()]
+        x = _augment(_batch(store, pick, device), gen)
+        y = torch.from_numpy(np.asarray(store._landmarks[np.sort(pick)])[np.argsort(np.argsort(pick))]).to(device) / size
+        loss = F.l1_loss(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    report = {}
+    for split in ("val", "test"):
+        err = landmark_error(store, net, split, device)
+        if err is not None:
+            report[f"{split}_mae_px"] = err
+    report["train_steps"] = steps
+    return net, report
+
+
+@torch.inference_mode()
+def landmark_error(store, net: LandmarkNet, split: str, device: torch.device | str = "cpu",
+                   max_per_video: int = 12) -> float | None:
+    """Mean absolute landmark error in pixels on ``split`` (None if it has no landmarks)."""
+    rows = _split_rows(store, split, max_per_video)
+    if len(rows) == 0:
+        return None
+    gt = np.asarray(store._landmarks[rows])
+    ok = np.isfinite(gt).all(axis=(1, 2))
+    if not ok.any():
+        return None
+    pred = predict_landmarks(net, _batch(store, rows[ok], torch.device(device)), store.size)
+    return float(np.abs(pred - gt[ok]).mean())
+
+
+@torch.inference_mode()
+def predict_landmarks(net: LandmarkNet, frames: Tensor, size: int, chunk: int = 64) -> np.ndarray:
+    """(N,3,S,S) in [0,1] -> (N,68,2) pixel coordinates in the S x S frame."""
+    out = [net(frames[i:i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
+    return (torch.cat(out) * size).numpy()
+
+
+def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
+                       device: torch.device | str = "cpu") -> tuple[IdentityNet, dict[str, float]]:
+    """Train to classify the train split's identities; report verification accuracy on test."""
+    device = torch.device(device)
+    ids = store.identities("train")
+    if len(ids) < 2:
+        raise UserError(f"{store.root}: the train split needs >= 2 identities to train the identity network")
+    index = {name: i for i, name in enumerate(ids)}
+    rows, labels = [], []
+    for r in store.split("train"):
+        rows.append(np.arange(r.offset, r.offset + r.frames))
+        labels.append(np.full(r.frames, index[r.identity]))
+    rows_a, labels_a = np.concatenate(rows), np.concatenate(labels)
+    gen = torch.Generator().manual_seed(seed + 1)
+    torch.manual_seed(seed + 1)
+    net = IdentityNet(len(ids)).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
+    net.train()
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(steps), desc="identity net", leave=False, mininterval=5):
+        pick = torch.randint(len(rows_a), (batch,), generator=gen).numpy()
+        x = _augment(_batch(store, rows_a[pick], device), gen)
+        y = torch.from_numpy(labels_a[pick]).to(device)
+        loss = F.cross_entropy(net.logits(net(x)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    report = verification_report(store, net, seed, device)
+    report["train_steps"] = steps
+    report["train_identities"] = len(ids)
+    return net, report
+
+
+@torch.inference_mode()
+def _embed_split(store, net: Callable[[Tensor], Tensor], split: str, device, per_video: int = 8
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = [], []
+    for r in store.split(split):
+        idx = np.linspace(r.offset, r.offset + r.frames - 1, min(per_video, r.frames)).round().astype(int)
+        rows.append(idx)
+        labels += [r.identity] * len(idx)
+    if not rows:
+        return np.zeros((0, 1)), np.array([])
+    x = _batch(store, np.concatenate(rows), torch.device(device))
+    emb = torch.cat([net(x[i:i + 64]).float().cpu() for i in range(0, len(x), 64)]).numpy()
+    return emb, np.asarray(labels)
+
+
+def verification_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Balanced (i, j, same) pairs: half same identity, half different (seeded)."""
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    i_same, j_same, i_diff, j_diff = [], [], [], []
+    while len(i_same) < n_pairs // 2 or len(i_diff) < n_pairs // 2:
+        i, j = rng.integers(n, size=2)
+        if i == j:
+            continue
+        if labels[i] == labels[j] and len(i_same) < n_pairs // 2:
+            i_same.append(i), j_same.append(j)
+        elif labels[i] != labels[j] and len(i_diff) < n_pairs // 2:
+            i_diff.append(i), j_diff.append(j)
+    i_all = np.array(i_same + i_diff)
+    j_all = np.array(j_same + j_diff)
+    same = np.array([True] * len(i_same) + [False] * len(i_diff))
+    return i_all, j_all, same
+
+
+def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
+    """Distance threshold (same if dist <= t) maximising accuracy on the given pairs."""
+    candidates = np.unique(dist)
+    acc = [((dist <= t) == same).mean() for t in candidates]
+    return float(candidates[int(np.argmax(acc))])
+
+
+def verification_report(store, net, seed: int, device, n_pairs: int = 2000) -> dict[str, float]:
+    """Threshold on val pairs (train if val has < 2 identities), accuracy on test pairs."""
+    out: dict[str, float] = {}
+    calib = "val" if len(store.identities("val")) >= 2 else "train"
+    emb_c, lab_c = _embed_split(store, net, calib, device)
+    ic, jc, sc = verification_pairs(lab_c, n_pairs, seed)
+    threshold = best_threshold(((emb_c[ic] - emb_c[jc]) ** 2).sum(1), sc)
+    out["threshold_sq_dist"] = threshold
+    out["threshold_from"] = calib  # type: ignore[assignment]
+    if len(store.identities("test")) >= 2:
+        emb_t, lab_t = _embed_split(store, net, "test", device)
+        it, jt, st = verification_pairs(lab_t, n_pairs, seed + 7)
+        d = ((emb_t[it] - emb_t[jt]) ** 2).sum(1)
+        out["test_verification_accuracy"] = float(((d <= threshold) == st).mean())
+        out["test_same_sq_dist"] = float(d[st].mean())
+        out["test_diff_sq_dist"] = float(d[~st].mean())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The bundle used by evaluation
+# --------------------------------------------------------------------------------------------
+@dataclass
+class EvalNetsReport:
+    landmarks: dict[str, Any]
+    identity: dict[str, Any]
+    landmark_source: str  # "landmark_net" | "unavailable: <reason>"
+    identity_source: str  # "identity_net" | "torchscript:<path>" | "unavailable: <reason>"
+
+
+class EvalNets:
+    """Landmarks (pixels) and identity embeddings for evaluation; either may be unavailable."""
+
+    def __init__(self, size: int, landmark_fn: Callable[[Tensor], np.ndarray] | None,
+                 embed_fn: Callable[[Tensor], Tensor] | None, report: EvalNetsReport):
+        self.size = size
+        self._landmark_fn = landmark_fn
+        self._embed_fn = embed_fn
+        self.report = report
+
+    @property
+    def has_landmarks(self) -> bool:
+        return self._landmark_fn is not None
+
+    @property
+    def has_identity(self) -> bool:
+        return self._embed_fn is not None
+
+    @torch.inference_mode()
+    def landmarks(self, frames: Tensor) -> np.ndarray | None:
+        """(N,3,S,S) in [0,1] -> (N,68,2) pixels, or None when unavailable."""
+        return None if self._landmark_fn is None else self._landmark_fn(frames)
+
+    @torch.inference_mode()
+    def embed(self, frames: Tensor) -> np.ndarray | None:
+        """(N,3,S,S) in [0,1] -> (N,D) embeddings, or None when unavailable."""
+        if self._embed_fn is None:
+            return None
+        return torch.cat([self._embed_fn(frames[i:i + 64]).float().cpu() for i in range(0, len(frames), 64)]).numpy()
+
+
+def build_evalnets(store, params, device: torch.device | str = "cpu", out: str | Path | None = None,
+                   reuse: bool = True) -> EvalNets:
+    """Train (or load from ``out``) the measuring networks suited to ``store``'s kind of data.
+
+    ``params`` is the full :class:`~lstmgan.config.Params`. Saved to ``out``/landmarks.pt,
+    identity.pt and evalnets.json (atomic) so a notebook rerun reuses them.
+    """
+    from lstmgan.utils.io import atomic_torch_save, atomic_write_json
+
+    g = params.generate
+    device = torch.device(device)
+    out = Path(out or g.evalnets_out)
+    kind = store.meta.get("kind", "")
+    size = store.size
+    fingerprint = {"store": str(store.root), "frames": int(len(store.all_frames)), "size": size,
+                   "steps": g.evalnet_steps, "batch": g.evalnet_batch, "lr": g.evalnet_lr, "seed": params.seed}
+    meta_path = out / "evalnets.json"
+    saved = json.loads(meta_path.read_text()) if reuse and meta_path.is_file() else None
+    if saved and saved.get("fingerprint") != fingerprint:
+        saved = None
+
+    # --- landmarks ---
+    train_rows = _split_rows(store, "train", 4)
+    has_gt = len(train_rows) > 0 and bool(np.isfinite(np.asarray(store._landmarks[train_rows])).all(axis=(1, 2)).any())
+    landmark_fn = None
+    lm_report: dict[str, Any] = {}
+    if has_gt:
+        net = LandmarkNet().to(device)
+        if saved and (out / "landmarks.pt").is_file():
+            net.load_state_dict(torch.load(out / "landmarks.pt", map_location=device))
+            lm_report = saved["landmarks"]
+        else:
+            net, lm_report = train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr,
+                                                params.seed, device)
+            atomic_torch_save(net.state_dict(), out / "landmarks.pt")
+        net.eval()
+        landmark_fn = lambda x, net=net: predict_landmarks(net, x.to(device), size)  # noqa: E731
+        lm_source = "landmark_net"
+    else:
+        landmark_fn, lm_source = _fan_landmarks(size, device)
+
+    # --- identity ---
+    embed_fn = None
+    id_report: dict[str, Any] = {}
+    if g.identity_weights:
+        path = Path(g.identity_weights)
+        if not path.is_file():
+            raise UserError(f"generate.identity_weights: {path} does not exist; point it to a TorchScript face embedder or set it to \"\"")
+        module = torch.jit.load(str(path), map_location=device).eval()
+        embed_fn = lambda x, m=module: F.normalize(m(x.to(device)).float(), dim=-1)  # noqa: E731
+        id_source = f"torchscript:{path}"
+    elif kind == "synth":
+        net_i = IdentityNet(len(store.identities("train"))).to(device)
+        if saved and (out / "identity.pt").is_file():
+            net_i.load_state_dict(torch.load(out / "identity.pt", map_location=device))
+            id_report = saved["identity"]
+        else:
+            net_i, id_report = train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr,
+                                                  params.seed, device)
+            atomic_torch_save(net_i.state_dict(), out / "identity.pt")
+        net_i.eval()
+        embed_fn = lambda x, net=net_i: net(x.to(device))  # noqa: E731
+        id_source = "identity_net"
+    else:
+        id_source = ("unavailable: real data and no face-embedding weights given "
+                     "(set generate.identity_weights to a TorchScript embedder)")
+        log.info("AED %s", id_source)
+    report = EvalNetsReport(landmarks=lm_report, identity=id_report, landmark_source=lm_source,
+                            identity_source=id_source)
+    atomic_write_json(meta_path, {"fingerprint": fingerprint, **asdict(report)})
+    return EvalNets(size, landmark_fn, embed_fn, report)
+
+
+def _fan_landmarks(size: int, device) -> tuple[Callable[[Tensor], np.ndarray] | None, str]:
+    """face-alignment's 2DFAN4 on the (already cropped) faces when its weights are cached."""
+    from lstmgan.utils.weights import cached_weight, missing_weights_hint
+
+    url = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-cd938726ad.zip"
+    path = cached_weight(url)
+    if path is None:
+        reason = missing_weights_hint("face-alignment 2DFAN4", url)
+        log.info("%s", reason)
+        return None, f"unavailable: {reason}"
+    try:
+        from face_alignment.utils import get_preds_fromhm
+    except ImportError as exc:
+        return None, f"unavailable: face_alignment not importable ({exc})"
+    fan = torch.jit.load(str(path), map_location=device).eval()
+
+    def landmarks(frames: Tensor) -> np.ndarray:
+        out = []
+        for i in range(0, len(frames), 16):
+            x = F.interpolate(frames[i:i + 16].to(device), size=(256, 256), mode="bilinear", align_corners=False)
+            heat = fan(x).detach().float().cpu().numpy()
+            pts = get_preds_fromhm(heat)[0]  # (N, 68, 2) in heatmap pixels
+            out.append(np.asarray(pts, np.float32) * (size / heat.shape[-1]))
+        return np.concatenate(out)
+
+    return landmarks, f"face_alignment 2DFAN4 ({path.name})"
+

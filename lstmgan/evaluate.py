@@ -1,0 +1,390 @@
+"""Evaluation by the first-order-motion protocol, temporal quality, cross-identity, the ablation.
+
+**Reconstruction** (the protocol of first-order-motion and its successors): for every video of the
+evaluation split, its first frame is the source and the same video drives it, so the ground truth
+of every generated frame is known. Per video and in total:
+
+* ``l1``: mean |generated - real| over pixels and channels, values in [0, 1];
+* ``psnr``: 10 log10(1 / MSE) per frame (dB), averaged over frames;
+* ``ssim``: structural similarity per frame (scikit-image, RGB, data range 1), averaged;
+* ``akd``: average keypoint distance, mean |landmarks(generated) - landmarks(real)| in pixels;
+* ``aed``: average euclidean distance of identity, here the mean *squared* distance between the
+  unit identity embeddings of generated and real frames;
+* ``flicker``: mean |(g_t - g_{t-1}) - (x_t - x_{t-1})|, temporal change that the real video
+  does not have;
+* ``warp_error``: frame-to-frame warping error: the optical flow of the *real* video (x_{t-1} -> x_t)
+  warps g_{t-1}; the error is mean |g_t - warp(g_{t-1})| over the pixels where that flow explains the
+  real video (|x_t - warp(x_{t-1})| below ``generate.warp_threshold``).
+
+**Cross-identity** animation (source of identity A, driving video of identity B, relative motion):
+there is no ground truth, so we measure ``identity_aed`` (embeddings of the generated frames vs the
+source image of A: identity kept), ``driver_aed`` (vs B's frames: how much of the driver leaks in)
+and ``motion_error`` (mean |(l_g,t - l_g,0) - (l_d,t - l_d,0)| of landmark displacements in pixels:
+motion followed).
+
+**Baselines** in the same table: ``copy-source`` (every output is the source frame: no motion at
+all) and, for cross-identity, ``driving-video`` (the driving video itself: perfect motion, wrong
+identity).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error")
+CROSS_METRICS = ("identity_aed", "driver_aed", "motion_error")
+HIGHER_IS_BETTER = {"psnr", "ssim", "driver_aed"}
+
+
+# --------------------------------------------------------------------------------------------
+# Metric functions: (T, H, W, 3) float arrays in [0, 1]
+# --------------------------------------------------------------------------------------------
+def l1(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean absolute difference over all pixels and channels (values in [0, 1])."""
+    return float(np.mean(np.abs(np.asarray(pred, np.float64) - np.asarray(gt, np.float64))))
+
+
+def psnr(pred: np.ndarray, gt: np.ndarray, data_range: float = 1.0, max_db: float = 100.0) -> float:
+    """Per-frame PSNR in dB, averaged over frames (identical frames are capped at ``max_db``)."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    mse = ((pred - gt) ** 2).reshape(len(pred), -1).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        db = 10 * np.log10(data_range ** 2 / mse)
+    return float(np.mean(np.minimum(db, max_db)))
+
+
+def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Per-frame SSIM (scikit-image, RGB, 7x7 Gaussian-free window, data range 1), averaged."""
+    from skimage.metrics import structural_similarity
+
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    return float(np.mean([structural_similarity(p, g, channel_axis=-1, data_range=1.0)
+                          for p, g in zip(pred, gt)]))
+
+
+def akd(landmarks_pred: np.ndarray, landmarks_gt: np.ndarray) -> float:
+    """Mean absolute landmark difference in pixels, (T, L, 2) each; NaN landmarks are skipped."""
+    diff = np.abs(np.asarray(landmarks_pred, np.float64) - np.asarray(landmarks_gt, np.float64))
+    return float(np.nanmean(diff)) if np.isfinite(diff).any() else float("nan")
+
+
+def aed(emb_pred: np.ndarray, emb_gt: np.ndarray) -> float:
+    """Mean squared euclidean distance between embeddings, (T, D) each (or (D,) broadcast)."""
+    d = np.asarray(emb_pred, np.float64) - np.asarray(emb_gt, np.float64)
+    return float(np.mean(np.sum(d ** 2, axis=-1)))
+
+
+def flicker(pred: np.ndarray, gt: np.ndarray) -> float:
+    """mean |(g_t - g_{t-1}) - (x_t - x_{t-1})| over t >= 1: change the real video does not have."""
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if len(pred) < 2:
+        return float("nan")
+    return float(np.mean(np.abs(np.diff(pred, axis=0) - np.diff(gt, axis=0))))
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    return frame @ np.array([0.299, 0.587, 0.114])
+
+
+def flow_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample (H, W, C) ``image`` at (row + flow[0], col + flow[1]) (bilinear, edges clamped)."""
+    from scipy.ndimage import map_coordinates
+
+    h, w = image.shape[:2]
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    coords = [rows + flow[0], cols + flow[1]]
+    return np.stack([map_coordinates(image[..., c], coords, order=1, mode="nearest")
+                     for c in range(image.shape[-1])], axis=-1)
+
+
+def warping_error(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.05) -> float:
+    """Frame-to-frame warping error of ``pred`` under the real video's optical flow (see module doc).
+
+    Flow: scikit-image's iterative Lucas-Kanade (``optical_flow_ilk``) from x_t to x_{t-1}, so that
+    warp(x_{t-1}) ~ x_t. Pixels where the flow does not explain the real frames (occlusions, flow
+    errors) are masked out.
+    """
+    from skimage.registration import optical_flow_ilk
+
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    errors, weights = [], []
+    for t in range(1, len(gt)):
+        flow = optical_flow_ilk(_gray(gt[t]), _gray(gt[t - 1]), radius=4)
+        real_residual = np.abs(gt[t] - flow_warp(gt[t - 1], flow)).mean(axis=-1)
+        mask = real_residual < threshold
+        if not mask.any():
+            continue
+        err = np.abs(pred[t] - flow_warp(pred[t - 1], flow)).mean(axis=-1)
+        errors.append(float(err[mask].sum()))
+        weights.append(int(mask.sum()))
+    return float(sum(errors) / sum(weights)) if weights else float("nan")
+
+
+def motion_error(landmarks_pred: np.ndarray, landmarks_driving: np.ndarray) -> float:
+    """Mean |(l_g,t - l_g,0) - (l_d,t - l_d,0)| in pixels: does the output move like the driver?"""
+    lp = np.asarray(landmarks_pred, np.float64)
+    ld = np.asarray(landmarks_driving, np.float64)
+    return float(np.nanmean(np.abs((lp - lp[:1]) - (ld - ld[:1]))))
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol
+# --------------------------------------------------------------------------------------------
+def _float(frames_uint8: np.ndarray) -> np.ndarray:
+    return np.asarray(frames_uint8, np.float32) / 255.0
+
+
+def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold: float) -> dict[str, float]:
+    """All reconstruction metrics for one video; ``pred``/``gt`` uint8 (T, S, S, 3)."""
+    from lstmgan.animate import to_tensor
+
+    p, g = _float(pred), _float(gt)
+    row = {"l1": l1(p, g), "psnr": psnr(p, g), "ssim": ssim(p, g), "flicker": flicker(p, g),
+           "warp_error": warping_error(p, g, threshold)}
+    tp, tg = to_tensor(pred), to_tensor(gt)
+    lp, lg = evalnets.landmarks(tp), evalnets.landmarks(tg)
+    row["akd"] = akd(lp, lg) if lp is not None else float("nan")
+    ep, eg = evalnets.embed(tp), evalnets.embed(tg)
+    row["aed"] = aed(ep, eg) if ep is not None else float("nan")
+    return row
+
+
+def _eval_videos(store, split: str, limit: int) -> list:
+    records = store.split(split)
+    if not records:
+        from lstmgan.errors import UserError
+
+        raise UserError(f"{store.root}: split {split!r} has no videos; set generate.eval_split")
+    return records[:limit] if limit else records
+
+
+def _frames(store, video_id: str, max_frames: int) -> np.ndarray:
+    frames = np.asarray(store.frames(video_id))
+    return frames[:max_frames] if max_frames else frames
+
+
+@dataclass
+class MethodResult:
+    """What one method produced on the evaluation: per-video rows, and kept examples for figures."""
+
+    method: str
+    recon: list[dict[str, Any]]
+    cross: list[dict[str, Any]]
+    examples: dict[str, Any]
+
+
+def evaluate_method(method: str, store, evalnets, params, animator=None) -> MethodResult:
+    """Reconstruction + cross-identity metrics for a checkpoint's ``animator`` or a baseline.
+
+    ``method`` ``copy-source`` / ``driving-video`` are the baselines (``animator`` unused).
+    """
+    from lstmgan.animate import to_tensor, to_uint8
+
+    from tqdm.auto import tqdm
+
+    g = params.generate
+    recon, cross = [], []
+    examples: dict[str, Any] = {"recon": [], "cross": []}
+    records = _eval_videos(store, g.eval_split, g.eval_videos)
+    for r in tqdm(records, desc=f"reconstruct [{method}]", leave=False, mininterval=5):
+        gt = _frames(store, r.video_id, g.eval_max_frames)
+        if method == "copy-source":
+            pred = np.broadcast_to(gt[:1], gt.shape).copy()
+        elif method == "driving-video":
+            pred = gt.copy()
+        else:
+            result = animator.animate(to_tensor(gt[0]), to_tensor(gt), relative=True, adapt_scale=False)
+            pred = to_uint8(result.frames)
+            if len(examples["recon"]) < 4:
+                examples["recon"].append({"video_id": r.video_id, "pred": pred, "gt": gt,
+                                          "kp_driving": result.kp_driving.numpy(),
+                                          "kp_used": result.kp_used.numpy()})
+        row = {"method": method, "video_id": r.video_id, "identity": r.identity, "frames": len(gt)}
+        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold))
+        recon.append(row)
+    for src, drv in tqdm(cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed),
+                         desc=f"cross-identity [{method}]", leave=False, mininterval=5):
+        source = np.asarray(store.frames(src.video_id)[0])
+        driving = _frames(store, drv.video_id, g.eval_max_frames)
+        if method == "copy-source":
+            pred = np.broadcast_to(source, driving.shape).copy()
+        elif method == "driving-video":
+            pred = driving.copy()
+        else:
+            result = animator.animate(to_tensor(source), to_tensor(driving), relative=True,
+                                      adapt_scale=g.adapt_scale)
+            pred = to_uint8(result.frames)
+            if len(examples["cross"]) < 4:
+                examples["cross"].append({"source": source, "driving": driving, "pred": pred,
+                                          "source_video": src.video_id, "driving_video": drv.video_id})
+        row = {"method": method, "source_video": src.video_id, "source_identity": src.identity,
+               "driving_video": drv.video_id, "driving_identity": drv.identity}
+        row.update(cross_metrics(pred, source, driving, evalnets))
+        cross.append(row)
+    return MethodResult(method, recon, cross, examples)
+
+
+def cross_metrics(pred: np.ndarray, source: np.ndarray, driving: np.ndarray, evalnets) -> dict[str, float]:
+    """Identity kept (vs the source image), driver leak (vs the driving frames), motion followed."""
+    from lstmgan.animate import to_tensor
+
+    tp = to_tensor(pred)
+    out = {"identity_aed": float("nan"), "driver_aed": float("nan"), "motion_error": float("nan")}
+    ep = evalnets.embed(tp)
+    if ep is not None:
+        out["identity_aed"] = aed(ep, evalnets.embed(to_tensor(source[None]))[0])
+        out["driver_aed"] = aed(ep, evalnets.embed(to_tensor(driving)))
+    lp = evalnets.landmarks(tp)
+    if lp is not None:
+        out["motion_error"] = motion_error(lp, evalnets.landmarks(to_tensor(driving)))
+    return out
+
+
+def cross_identity_pairs(store, split: str, n: int, seed: int) -> list[tuple[Any, Any]]:
+    """``n`` seeded (source record, driving record) pairs of different identities within ``split``."""
+    records = store.split(split)
+    if len({r.identity for r in records}) < 2 or n <= 0:
+        return []
+    rng = np.random.default_rng(seed + 101)
+    pairs = []
+    while len(pairs) < n:
+        i, j = rng.integers(len(records), size=2)
+        if records[i].identity != records[j].identity:
+            pairs.append((records[i], records[j]))
+    return pairs
+
+
+def summarize(rows: Iterable[dict[str, Any]], metrics: Iterable[str]) -> dict[str, float]:
+    """Mean of each metric over rows (NaN entries skipped; NaN when none)."""
+    rows = list(rows)
+    out = {}
+    for m in metrics:
+        vals = np.array([r.get(m, np.nan) for r in rows], np.float64)
+        out[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    return out
+
+
+def ablation_table(results: list[MethodResult]):
+    """One row per method: reconstruction and cross-identity means (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for res in results:
+        row = {"method": res.method, "videos": len(res.recon)}
+        row.update(summarize(res.recon, RECON_METRICS))
+        row.update(summarize(res.cross, CROSS_METRICS))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("method")
+    # the driving video is the ground truth of reconstruction: its recon scores are trivially perfect
+    if "driving-video" in table.index:
+        table.loc["driving-video", list(RECON_METRICS)] = np.nan
+    return table
+
+
+def lstm_verdict(table) -> str:
+    """One sentence: does ``lstm`` beat ``none`` on each metric (as measured, whichever way it goes)."""
+    if not {"lstm", "none"} <= set(table.index):
+        return "The ablation needs both the lstm and the none checkpoints."
+    better, worse = [], []
+    for m in RECON_METRICS + CROSS_METRICS:
+        a, b = table.loc["lstm", m], table.loc["none", m]
+        if not (np.isfinite(a) and np.isfinite(b)) or m == "driver_aed":
+            continue
+        (better if ((a > b) if m in HIGHER_IS_BETTER else (a < b)) else worse).append(m)
+    verdict = ("the LSTM helps on most metrics" if len(better) > len(worse)
+               else "the LSTM does NOT help on most metrics" if len(worse) > len(better)
+               else "the LSTM and the baseline are tied")
+    return (f"Measured: {verdict} (lstm better on {', '.join(better) or 'none'}; "
+            f"worse or equal on {', '.join(worse) or 'none'}).")
+
+
+def write_table(table, path_stem: str | Path, note: str = "") -> tuple[Path, Path]:
+    """``<stem>.csv`` and ``<stem>.md`` (Markdown with a note under it), atomically."""
+    from lstmgan.utils.io import atomic_write_text
+
+    stem = Path(path_stem)
+    csv_path = atomic_write_text(stem.with_suffix(".csv"), table.to_csv(float_format="%.5g"))
+    cols = list(table.columns)
+    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, row in table.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            cells.append("n/a" if isinstance(v, float) and not np.isfinite(v) else
+                         f"{int(v)}" if c == "videos" else f"{v:.4g}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if note:
+        text += "\n" + note + "\n"
+    md_path = atomic_write_text(stem.with_suffix(".md"), text)
+    return csv_path, md_path
+
+
+def evaluate_all(params, store=None, device: str | None = None, checkpoints: dict[str, Path] | None = None
+                 ) -> dict[str, Any]:
+    """The generate stage's evaluation: evalnets, each checkpoint, baselines, tables, metrics JSON.
+
+    Returns {"table", "results", "evalnets", "metrics"}; writes per-video CSVs to
+    ``generate.reports``, the ablation table to ``generate.tables``/ablation.{md,csv} and the metrics
+    JSON to ``generate.metrics``.
+    """
+    import pandas as pd
+
+    from lstmgan.animate import Animator, resolve_device
+    from lstmgan.data.clips import open_store
+    from lstmgan.evalnets import build_evalnets
+    from lstmgan.models.full_model import load_networks
+    from lstmgan.utils.io import atomic_write_json, atomic_write_text
+    from lstmgan.utils.seed import seed_everything
+
+    g = params.generate
+    seed_everything(params.seed)
+    dev = resolve_device(device or g.device)
+    store = store or open_store(params.data.out)
+    evalnets = build_evalnets(store, params, dev)
+    checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
+    results = []
+    trained_steps = {}
+    for method, ckpt in checkpoints.items():
+        nets, ck_params = load_networks(ckpt, dev)
+        trained_steps[method] = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("step", -1))
+        animator = Animator(nets, dev, batch_size=g.batch_size, relative=True, adapt_scale=g.adapt_scale)
+        results.append(evaluate_method(method, store, evalnets, params, animator))
+    for baseline in ("copy-source", "driving-video"):
+        results.append(evaluate_method(baseline, store, evalnets, params))
+    table = ablation_table(results)
+    reports = Path(g.reports)
+    recon_df = pd.DataFrame([r for res in results for r in res.recon])
+    cross_df = pd.DataFrame([r for res in results for r in res.cross])
+    atomic_write_text(reports / "per_video.csv", recon_df.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(reports / "cross_identity.csv", cross_df.to_csv(index=False, float_format="%.6g"))
+    rep = evalnets.report
+    lm_err = rep.landmarks.get("test_mae_px")
+    note = lstm_verdict(table)
+    note += (f" AKD is measured by {rep.landmark_source}"
+             + (f" (its own test error {lm_err:.3f} px)" if lm_err is not None else "")
+             + f"; AED by {rep.identity_source}"
+             + (f" (test verification accuracy {rep.identity['test_verification_accuracy']:.3f})"
+                if "test_verification_accuracy" in rep.identity else "") + ".")
+    note += f" Training steps: {', '.join(f'{k} {v}' for k, v in trained_steps.items())}."
+    write_table(table, Path(g.tables) / "ablation", note)
+
+    def clean(d: dict) -> dict:
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else round(float(v), 6))
+                for k, v in d.items() if k != "videos"}
+
+    metrics = {m: clean(table.loc[m].to_dict()) for m in table.index}
+    metrics["evalnets"] = {"landmark_source": rep.landmark_source, "identity_source": rep.identity_source,
+                           "landmark_test_mae_px": lm_err,
+                           "identity_test_verification_accuracy": rep.identity.get("test_verification_accuracy")}
+    metrics["trained_steps"] = trained_steps
+    atomic_write_json(g.metrics, metrics)
+    log.info("evaluation: %s", note)
+    return {"table": table, "results": results, "evalnets": evalnets, "metrics": metrics, "note": note}

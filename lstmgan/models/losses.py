@@ -1,0 +1,182 @@
+"""Losses: reconstruction pyramid (L1, optional VGG19 perceptual), keypoint equivariance under a
+random affine + thin-plate-spline warp, LSGAN with feature matching, temporal consistency.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lstmgan.models.blocks import downscale, make_grid
+from lstmgan.models.dense_motion import inverse_2x2
+
+log = logging.getLogger(__name__)
+
+VGG19_WEIGHTS = "vgg19-dcbb9e9d.pth"
+
+
+# --------------------------------------------------------------------------------------------
+# reconstruction
+# --------------------------------------------------------------------------------------------
+def pyramid_l1(prediction: Tensor, target: Tensor, scales: list[float]) -> Tensor:
+    """Mean over scales of the L1 distance between anti-aliased downscaled images (N,3,S,S)."""
+    total = prediction.new_zeros(())
+    for scale in scales:
+        total = total + (downscale(prediction, scale) - downscale(target, scale)).abs().mean()
+    return total / max(len(scales), 1)
+
+
+class VGG19Perceptual(nn.Module):
+    """Perceptual pyramid loss on the relu1_1..relu5_1 features of an ImageNet VGG19 (frozen)."""
+
+    LAYERS = (2, 7, 12, 21, 30)  # indices after relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+
+    def __init__(self, weights_path):
+        super().__init__()
+        import torchvision
+
+        vgg = torchvision.models.vgg19()
+        vgg.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        self.features = vgg.features[: self.LAYERS[-1]].eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def train(self, mode: bool = True):  # always frozen, always in eval mode
+        return super().train(False)
+
+    def _feats(self, x: Tensor) -> list[Tensor]:
+        x = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i + 1 in self.LAYERS:
+                out.append(x)
+        return out
+
+    def forward(self, prediction: Tensor, target: Tensor, scales: list[float]) -> Tensor:
+        total = prediction.new_zeros(())
+        for scale in scales:
+            fp = self._feats(downscale(prediction, scale))
+            with torch.no_grad():
+                ft = self._feats(downscale(target, scale))
+            total = total + sum((a - b).abs().mean() for a, b in zip(fp, ft))
+        return total / max(len(scales), 1)
+
+
+def load_perceptual() -> VGG19Perceptual | None:
+    """The VGG19 perceptual loss if its ImageNet weights are in the torch hub cache, else None (logged)."""
+    from lstmgan.utils.weights import cached_weight, missing_weights_hint
+
+    path = cached_weight(VGG19_WEIGHTS)
+    if path is None:
+        log.info("perceptual loss off: %s", missing_weights_hint("ImageNet VGG19", VGG19_WEIGHTS))
+        return None
+    return VGG19Perceptual(path)
+
+
+# --------------------------------------------------------------------------------------------
+# equivariance
+# --------------------------------------------------------------------------------------------
+class RandomTransform:
+    """A random affine + thin-plate-spline warp T of the [-1, 1] plane, per sample.
+
+    ``transform_frame`` builds the image I_T(z) = I(T(z)); a keypoint at p in I_T therefore sits
+    at T(p) in I, and a local affine J there becomes dT(p) J.
+    """
+
+    def __init__(self, n: int, sigma_affine: float, sigma_tps: float, points_tps: int,
+                 device=None, generator: torch.Generator | None = None):
+        eye = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=device)
+        noise = torch.randn(n, 2, 3, generator=generator, device="cpu").to(device)
+        self.theta = eye + sigma_affine * noise  # (n,2,3)
+        self.control_points = make_grid(points_tps, points_tps, device).reshape(-1, 2)  # (P,2)
+        params = torch.randn(n, points_tps ** 2, generator=generator, device="cpu").to(device)
+        self.control_params = sigma_tps * params  # (n,P)
+
+    @classmethod
+    def from_parameters(cls, theta: Tensor, control_points: Tensor, control_params: Tensor) -> "RandomTransform":
+        """A transform with given parameters (for tests and figures)."""
+        t = cls.__new__(cls)
+        t.theta, t.control_points, t.control_params = theta, control_points, control_params
+        return t
+
+    def _tps_terms(self, coords: Tensor) -> tuple[Tensor, Tensor]:
+        diff = coords[:, :, None, :] - self.control_points.to(coords.dtype)[None, None]  # (n,M,P,2)
+        r2 = (diff ** 2).sum(-1)
+        return diff, r2
+
+    def warp_coordinates(self, coords: Tensor) -> Tensor:
+        """coords (n,M,2) -> T(coords) (n,M,2)."""
+        theta = self.theta.to(coords.dtype)
+        out = coords @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2]
+        _, r2 = self._tps_terms(coords)
+        u = 0.5 * r2 * torch.log(r2 + 1e-9)  # r^2 log r
+        shift = (u * self.control_params.to(coords.dtype)[:, None]).sum(-1, keepdim=True)
+        return out + shift
+
+    def jacobian(self, coords: Tensor) -> Tensor:
+        """dT at coords (n,M,2) -> (n,M,2,2) (closed form: affine part + TPS gradient)."""
+        diff, r2 = self._tps_terms(coords)
+        grad_u = (torch.log(r2 + 1e-9) + 1)[..., None] * diff  # d(r^2 log r)/dp
+        grad = (grad_u * self.control_params.to(coords.dtype)[:, None, :, None]).sum(2)  # (n,M,2)
+        affine = self.theta[:, None, :, :2].to(coords.dtype)
+        return affine + grad[:, :, None, :]  # the same TPS shift is added to x and y
+
+    def transform_frame(self, frames: Tensor) -> Tensor:
+        """frames (n,C,H,W) -> frames sampled at T(z)."""
+        n, _, h, w = frames.shape
+        grid = make_grid(h, w, frames.device, frames.dtype).reshape(1, -1, 2).expand(n, -1, -1)
+        grid = self.warp_coordinates(grid).view(n, h, w, 2)
+        return F.grid_sample(frames, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+
+
+def equivariance_losses(kp: dict[str, Tensor], kp_transformed: dict[str, Tensor],
+                        transform: RandomTransform) -> tuple[Tensor, Tensor]:
+    """(value loss, jacobian loss): kp ~ T(kp_T) and J ~ dT(kp_T) J_T, as mean absolute errors.
+
+    ``kp`` are the keypoints of the frames, ``kp_transformed`` those of ``transform_frame(frames)``.
+    """
+    value = (kp["value"] - transform.warp_coordinates(kp_transformed["value"])).abs().mean()
+    jac_t = transform.jacobian(kp_transformed["value"]) @ kp_transformed["jacobian"]
+    ratio = inverse_2x2(kp["jacobian"]) @ jac_t
+    eye = torch.eye(2, device=ratio.device, dtype=ratio.dtype)
+    jacobian = (eye - ratio).abs().mean()
+    return value, jacobian
+
+
+def keypoint_spread(value: Tensor, margin: float) -> Tensor:
+    """Prior that keeps keypoints apart: mean over pairs of max(0, margin - squared distance)."""
+    k = value.shape[1]
+    d2 = ((value[:, :, None] - value[:, None]) ** 2).sum(-1)
+    off_diag = ~torch.eye(k, dtype=torch.bool, device=value.device)
+    return F.relu(margin - d2)[:, off_diag].mean()
+
+
+# --------------------------------------------------------------------------------------------
+# adversarial and temporal
+# --------------------------------------------------------------------------------------------
+def lsgan_generator(scores: list[Tensor]) -> Tensor:
+    """LSGAN generator loss: fake patches should score 1."""
+    return sum(((1 - s) ** 2).mean() for s in scores) / len(scores)
+
+
+def lsgan_discriminator(real: list[Tensor], fake: list[Tensor]) -> Tensor:
+    """LSGAN discriminator loss: real patches -> 1, fake -> 0."""
+    return sum(((1 - r) ** 2).mean() + (f ** 2).mean() for r, f in zip(real, fake)) / len(real)
+
+
+def feature_matching(real: list[list[Tensor]], fake: list[list[Tensor]]) -> Tensor:
+    """Mean L1 distance between the discriminator features of real (detached) and fake inputs."""
+    terms = [(r.detach() - f).abs().mean() for rs, fs in zip(real, fake) for r, f in zip(rs, fs)]
+    return sum(terms) / len(terms)
+
+
+def temporal_consistency(prediction: Tensor, driving: Tensor) -> Tensor:
+    """L1 between the frame-to-frame changes of prediction and driving clips (B,T,3,S,S)."""
+    if prediction.shape[1] < 2:
+        return prediction.new_zeros(())
+    return ((prediction[:, 1:] - prediction[:, :-1]) - (driving[:, 1:] - driving[:, :-1])).abs().mean()

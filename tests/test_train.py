@@ -1,0 +1,211 @@
+"""The GAN training loop: clips, overfitting, exact resume, NaN stop, 2-process DDP, the CLI.
+
+Everything runs on a tiny store of moving discs (32 px) written through the real StoreWriter,
+with the real networks at tiny widths, so the whole file takes well under a minute or two.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstmgan.config import load_params
+from lstmgan.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE, FRAMES, CLIP = 32, 10, 3
+
+TINY = [
+    "gan.num_kp=4", "gan.kp_block_expansion=8", "gan.kp_max_features=32", "gan.kp_num_blocks=2",
+    "gan.dm_block_expansion=8", "gan.dm_max_features=32", "gan.dm_num_blocks=2",
+    "gan.block_expansion=8", "gan.max_features=32", "gan.num_bottleneck_blocks=1", "gan.lstm_hidden=8",
+    "gan.disc_block_expansion=8", "gan.disc_max_features=32", "gan.disc_num_blocks=2",
+    f"gan.clip_len={CLIP}", "gan.batch_size=2", "gan.val_batches=1", "gan.log_every=1",
+    "gan.warmup_steps=2", "gan.num_workers=0",
+]
+
+
+def _disc_video(rng: np.random.Generator) -> np.ndarray:
+    """A coloured disc moving over a flat background: (FRAMES, SIZE, SIZE, 3) uint8."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / SIZE
+    background, colour = rng.uniform(0.1, 0.9, 3), rng.uniform(0.0, 1.0, 3)
+    centre, velocity = rng.uniform(0.35, 0.65, 2), rng.uniform(-0.03, 0.03, 2)
+    frames = []
+    for t in range(FRAMES):
+        cx, cy = centre + velocity * t
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2) < 0.03
+        frames.append((np.where(disc[..., None], colour, background) * 255).round().astype(np.uint8))
+    return np.stack(frames)
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory) -> Path:
+    from lstmgan.data.store import StoreWriter
+
+    root = tmp_path_factory.mktemp("data") / "faces"
+    rng = np.random.default_rng(0)
+    with StoreWriter(root, size=SIZE, fps=25, kind="synth", write_videos=False) as writer:
+        for split, identities in (("train", 3), ("val", 2), ("test", 1)):
+            for i in range(identities):
+                for v in range(2):
+                    writer.add_video(f"{split}{i}_v{v}", f"{split}{i}", split, _disc_video(rng))
+    return root
+
+
+def _params(store_root: Path, *extra: str):
+    return load_params(ROOT / "params.yaml", [f"data.out={store_root}", *TINY, *extra])
+
+
+def _train(store_root: Path, out: Path, *extra: str, resume: bool = False) -> dict:
+    from lstmgan.train import train
+
+    return train(_params(store_root, *extra), out_dir=out / "ck", resume=resume, log_dir=out / "logs",
+                 metrics_path=out / "metrics.json", progress=False)
+
+
+# --------------------------------------------------------------------------------------------
+def test_clip_samples_come_from_one_video_with_the_right_shapes(store_root):
+    from lstmgan.data.clips import ClipDataset, open_store
+
+    store = open_store(store_root)
+    dataset = ClipDataset(store, "train", CLIP, seed=0)
+    assert len(dataset) == 6 * (FRAMES - CLIP + 1)
+    for index in (0, 7, len(dataset) - 1):
+        ref = dataset.ref(index)
+        source, driving = dataset[index]
+        assert source.shape == (3, SIZE, SIZE) and driving.shape == (CLIP, 3, SIZE, SIZE)
+        assert source.dtype == torch.float32 and 0.0 <= float(driving.min()) <= float(driving.max()) <= 1.0
+        video = torch.from_numpy(np.array(store.frames(ref.video_id))).float().div(255).permute(0, 3, 1, 2)
+        assert torch.equal(driving, video[ref.start:ref.start + CLIP])
+        assert torch.equal(source, video[ref.source])
+    # a sample depends only on (seed, epoch, index): same again, other source frames next epoch
+    again = ClipDataset(store, "train", CLIP, seed=0)
+    assert [again.ref(i) for i in range(40)] == [dataset.ref(i) for i in range(40)]
+    dataset.set_epoch(1)
+    assert [dataset.ref(i).source for i in range(40)] != [again.ref(i).source for i in range(40)]
+
+
+def test_validation_samples_are_fixed_and_cover_the_val_videos(store_root):
+    from lstmgan.data.clips import FixedClipDataset, fixed_batches, open_store
+
+    store = open_store(store_root)
+    first = FixedClipDataset(store, "val", CLIP, count=6)
+    second = FixedClipDataset(open_store(store_root), "val", CLIP, count=6)
+    assert first.refs == second.refs and len(first) == 6
+    assert {r.video_id for r in first.refs} == {r.video_id for r in store.split("val")}
+    assert all(r.source == 0 and 1 <= r.start <= FRAMES - CLIP for r in first.refs)
+    batches = fixed_batches(first, 4)
+    assert [b[1].shape for b in batches] == [(4, CLIP, 3, SIZE, SIZE), (2, CLIP, 3, SIZE, SIZE)]
+    with pytest.raises(UserError, match="no 'val' video"):
+        FixedClipDataset(store, "val", FRAMES + 1, count=2)
+
+
+def test_missing_store_is_a_user_error(tmp_path):
+    from lstmgan.data.clips import open_store
+
+    with pytest.raises(UserError, match="lstmgan prepare"):
+        open_store(tmp_path / "nothing")
+
+
+def test_learning_rate_warms_up_then_decays_to_zero(store_root):
+    from lstmgan.train import lr_factor
+
+    gan = _params(store_root, "gan.steps=100", "gan.warmup_steps=10").gan
+    factor = lr_factor(gan)
+    assert factor(0) < factor(5) < factor(9) <= 1.0
+    assert factor(10) == pytest.approx(1.0) and factor(100) == pytest.approx(0.0, abs=1e-9)
+    gan.lr_schedule = "constant"
+    assert lr_factor(gan)(60) == 1.0
+
+
+def test_a_few_steps_on_a_fixed_batch_lower_the_reconstruction_loss(store_root):
+    from lstmgan.data.clips import FixedClipDataset, fixed_batches, open_store
+    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
+    from lstmgan.train import make_optimizers, train_step
+    from lstmgan.utils.seed import seed_everything
+
+    gan = _params(store_root, "gan.lr=2e-3", "gan.warmup_steps=0", "gan.lr_schedule=constant",
+                  "gan.steps=30").gan
+    source, driving = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 4), 4)[0]
+    seed_everything(0)
+    nets = build_networks(gan, SIZE)
+    gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
+    optimizers, _ = make_optimizers(nets, gan)
+    losses = [train_step(gen, disc, optimizers, source, driving, gan, None, step)["gen/reconstruction"]
+              for step in range(1, 31)]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3]), losses
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(store_root, tmp_path):
+    settings = ("gan.steps=4", "gan.checkpoint_every=2", "gan.val_every=2")
+    full = _train(store_root, tmp_path / "full", *settings)
+    assert sorted(p.name for p in (tmp_path / "full" / "ck").iterdir()) == [
+        "checkpoint-2.pt", "checkpoint-4.pt", "latest.pt"]
+    # "interrupt" after step 2: a fresh folder holding only that checkpoint, then --resume
+    (tmp_path / "cut" / "ck").mkdir(parents=True)
+    (tmp_path / "cut" / "ck" / "checkpoint-2.pt").write_bytes(
+        (tmp_path / "full" / "ck" / "checkpoint-2.pt").read_bytes())
+    resumed = _train(store_root, tmp_path / "cut", *settings, resume=True)
+
+    a = torch.load(tmp_path / "full" / "ck" / "latest.pt", weights_only=False)
+    b = torch.load(tmp_path / "cut" / "ck" / "latest.pt", weights_only=False)
+    assert a["step"] == b["step"] == 4
+    assert set(a["models"]) >= {"kp_detector", "generator", "discriminator"}
+    for name, state in a["models"].items():
+        for key, tensor in state.items():
+            assert torch.equal(tensor, b["models"][name][key]), f"{name}.{key} differs after resume"
+    assert a["optimizers"]["generator"]["state"][0]["step"] == b["optimizers"]["generator"]["state"][0]["step"]
+    assert full["val_l1"] == resumed["val_l1"] and full["steps"] == resumed["steps"] == 4
+    # what the stage records
+    metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert {"val_l1", "copy_l1", "ratio", "steps", "wall_seconds", "frames_per_second"} <= set(metrics)
+    assert metrics["ratio"] == pytest.approx(metrics["val_l1"] / metrics["copy_l1"])
+    from lstmgan.train import read_history
+
+    history = read_history(tmp_path / "full" / "logs")
+    assert [s for s, _ in history["gen/reconstruction"]] == [1, 2, 3, 4]
+    assert {"disc/acc_real", "disc/acc_fake", "val/l1", "val/copy_l1", "val/ratio", "lr"} <= set(history)
+    assert [s for s, _ in read_history(tmp_path / "cut" / "logs")["gen/reconstruction"]] == [3, 4]
+
+
+def test_a_nan_loss_stops_naming_step_and_term_and_keeps_the_last_good_checkpoint(store_root, tmp_path):
+    from lstmgan.train import TrainingDiverged
+
+    # an absurd learning rate makes the weights explode after the first step
+    with pytest.raises(TrainingDiverged) as info:
+        _train(store_root, tmp_path, "gan.steps=6", "gan.checkpoint_every=1", "gan.lr=1e30",
+               "gan.warmup_steps=0", "gan.grad_clip=0")
+    match = re.search(r"at step (\d+): loss term '(gen|disc)/\w+' is (nan|inf|-inf)", str(info.value))
+    assert match, str(info.value)
+    failed = int(match.group(1))
+    assert failed >= 2
+    latest = torch.load(tmp_path / "ck" / "latest.pt", weights_only=False)
+    assert latest["step"] == failed - 1
+    assert str(tmp_path / "ck" / f"checkpoint-{failed - 1}.pt") in str(info.value)
+    assert not (tmp_path / "ck" / f"checkpoint-{failed}.pt").exists()
+    assert isinstance(info.value, UserError)  # the CLI prints it as one line and exits 2
+
+
+def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "LSTMGAN_LOG": "WARNING"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "lstmgan", "train", "--params", str(ROOT / "params.yaml"), "--no-progress",
+               "--out", str(tmp_path / "ck"), "--log-dir", str(tmp_path / "logs"),
+               "--metrics", str(tmp_path / "metrics.json")]
+    for override in [f"data.out={store_root}", *TINY, "gan.steps=3", "gan.checkpoint_every=3"]:
+        command += ["--set", override]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "ck" / "latest.pt", weights_only=False)
+    assert checkpoint["world_size"] == 2 and checkpoint["step"] == 3
+    digests = checkpoint["replica_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert len(checkpoint["rng"]) == 2
+    assert json.loads((tmp_path / "metrics.json").read_text())["processes"] == 2

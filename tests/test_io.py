@@ -37,3 +37,17 @@ def test_atomic_dir_replaces_only_on_success(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "c.txt").write_text("3")
     assert sorted(p.name for p in target.iterdir()) == ["c.txt"]
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_json(tmp_path / "m.json", {})
+        with atomic_dir(tmp_path / "d") as tmp:
+            pass
+        assert path.stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+    finally:
+        os.umask(mask)

@@ -69,3 +69,21 @@ def test_prepare_from_a_real_layout(tmp_path):
     store = FaceStore(root)
     assert store.meta["kind"] == "folder" and len(store) >= 1
     assert sorted(p.name for p in (root / "c40").rglob("*.mp4")) == sorted(f"{r.video_id}.mp4" for r in store)
+
+
+def test_cli_prepare_with_overrides(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).parents[1]
+    out = tmp_path / "faces"
+    sets = [f"data.{k}={v}" for k, v in TINY.items() if k != "crf"] + ["data.crf=[40]", f"data.out={out}"]
+    cmd = [sys.executable, "-m", "lstmgan", "prepare", "--params", str(repo / "params.yaml")]
+    for s in sets:
+        cmd += ["--set", s]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert len(FaceStore(out)) == 3 and (out / "c40").is_dir() and not (out / "c23").exists()
+    bad = subprocess.run(cmd[:6] + ["--set", "data.identities=many"], capture_output=True, text=True, cwd=repo)
+    assert bad.returncode == 2 and "data.identities" in bad.stderr

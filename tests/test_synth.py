@@ -115,6 +115,8 @@ def test_mouth_landmarks_open_with_the_mouth_and_the_pixels_follow():
     assert np.linalg.norm(lm_o[0, 57] - lm_o[0, 51]) > np.linalg.norm(lm_c[0, 57] - lm_c[0, 51]) + 8
     # the upper lip and the corners stay put; the jaw drops the lower lip
     assert np.linalg.norm(lm_o[0, 48] - lm_c[0, 48]) < 1
+    assert lm_o[0, 8, 1] > lm_c[0, 8, 1] + 3  # the chin drops with the jaw
+    assert abs(lm_o[0, 0, 1] - lm_c[0, 0, 1]) < 0.01  # the jaw's hinge does not move
     centre = (lm_o[0, 62] + lm_o[0, 66]) / 2
     inside_open = _at(opened[0], centre)
     inside_closed = _at(closed[0], centre)

@@ -109,7 +109,7 @@ class ClipDataset(_StoreClips):
 
 
 class FixedClipDataset(_StoreClips):
-    """``count`` deterministic samples: round-robin over the videos, evenly spaced clip starts.
+    """``count`` deterministic samples: round-robin over videos and identities, evenly spaced starts.
 
     The source is each video's first frame; clips start after it where the video is long
     enough, so the copy-the-source baseline is measured on frames that differ from the source.
@@ -117,6 +117,15 @@ class FixedClipDataset(_StoreClips):
 
     def __init__(self, store, split: str, clip_len: int, count: int):
         super().__init__(store, split, clip_len)
+        # interleave identities (first video of each identity, then the second, ...) so that
+        # any prefix of the list shows as many different people as possible
+        rank_in_identity: dict[str, int] = {}
+        keyed = []
+        for record in self.videos:
+            rank = rank_in_identity.get(record.identity, 0)
+            rank_in_identity[record.identity] = rank + 1
+            keyed.append(((rank, record.identity, record.video_id), record))
+        self.videos = [record for _, record in sorted(keyed, key=lambda item: item[0])]
         per_video = -(-count // len(self.videos))  # ceil
         refs: list[list[ClipRef]] = []
         for record in self.videos:

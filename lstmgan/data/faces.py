@@ -45,6 +45,7 @@ FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pt
 LBP_MIN_SIZE = 32
 LBP_SCALE_FACTOR = 1.2
 LBP_MIN_NEIGHBOURS = 3
+SFD_MIN_SIDE = 128  # smaller inputs are zero-padded to this for SFD (its feature pyramid needs it)
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,6 +114,9 @@ class FaceAlignmentDetector(FaceDetector):
                                                 face_detector="sfd", flip_input=False, compile=False)
 
     def detect(self, image: np.ndarray, min_size: int | None = None, max_size: int | None = None) -> np.ndarray:
+        h, w = image.shape[:2]
+        if min(h, w) < SFD_MIN_SIDE:  # SFD's deepest layers need a large enough input: pad (boxes keep)
+            image = np.pad(image, ((0, max(0, SFD_MIN_SIDE - h)), (0, max(0, SFD_MIN_SIDE - w)), (0, 0)))
         boxes = self._fa.face_detector.detect_from_image(np.ascontiguousarray(image[..., ::-1]))  # SFD wants BGR
         rows = [np.asarray(b[:5], np.float32) for b in boxes if len(b) >= 5]
         return np.stack(rows) if rows else np.zeros((0, 5), np.float32)
@@ -350,6 +354,8 @@ def detect_near(detector: FaceDetector, image: np.ndarray, previous: np.ndarray)
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         x0, y0 = int(max(0, cx - side)), int(max(0, cy - side))
         x1, y1 = int(min(w, cx + side + 1)), int(min(h, cy + side + 1))
+        if min(x1 - x0, y1 - y0) < side / 2:  # the face is mostly outside the frame: nothing to find
+            continue
         hits = detector.detect(image[y0:y1, x0:x1], min_size=int(side / 1.5), max_size=int(np.ceil(side * 1.5)))
         if len(hits):
             hits = hits.copy()

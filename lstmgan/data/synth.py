@@ -774,7 +774,11 @@ def synthesize(out: str | Path, identities: int = 24, videos_per_identity: int =
                progress: Callable[[Any], Any] | None = None) -> Path:
     """Write the procedural talking-face data set to ``out`` (the store format) and return ``out``.
 
-    Deterministic: the same arguments give byte-identical files. Video ids are ``id003_v01``.
+    Deterministic: the same arguments give byte-identical files on a given machine and library
+    versions (another CPU's vectorised sin/pow may round a pixel differently). Video ids are
+    ``id003_v01``; identity ``k`` goes to test if it is among the last ``test_identities``, to val if
+    among the ``val_identities`` before them, else to train. ``identities.json`` records every
+    identity's appearance parameters.
     """
     if identities < 1 or videos_per_identity < 1 or frames < 1:
         raise UserError("synth: identities, videos per identity and frames must all be at least 1")

@@ -25,7 +25,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--frames", type=int, default=48, help="frames per toy video")
     parser.add_argument("--videos", type=int, default=12, help="toy videos per split and label/method")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0 = default); 1 makes CPU time a fair work measure on a busy machine")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from lstmgan.config import load_params
     from lstmgan.detect.run import run_detector
@@ -47,6 +53,7 @@ def main() -> None:
                             "cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
                             "train_frames": m["train_frames"], "train_time_s": m["train_time_s"],
                             "train_images_per_s": m["train_images_per_s"], "frame_auc": m["frame"]["auc"],
+                            "threads": __import__("torch").get_num_threads(),
                             "load_avg_1min": round(os.getloadavg()[0], 2)})
     print(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
 

@@ -103,7 +103,10 @@ def find_best_frame(source_points: np.ndarray, driving_points: np.ndarray) -> in
 # --------------------------------------------------------------------------------------------
 def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
     """uint8 (..., S, S, 3) -> float32 (..., 3, S, S) in [0, 1] on ``device``."""
-    t = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    array = np.ascontiguousarray(frames)
+    if not array.flags.writeable:  # e.g. a memory-mapped store view: torch wants writable memory
+        array = array.copy()
+    t = torch.from_numpy(array).to(device)
     return t.float().div_(255.0).movedim(-1, -3).contiguous()
 
 

@@ -185,11 +185,14 @@ class DetectParams:
     weight_decay: float = 1.0e-4
     one_cycle: bool = True  # OneCycleLR over all steps; false = constant lr
     select_on: Literal["val_auc", "val_loss", "val_acc"] = "val_auc"  # best epoch (ties: lower val_loss)
-    max_train_frames: int = 1024  # frames sampled evenly over videos, half real half fake; 0 = all
-    max_eval_frames: int = 512  # per split and compression; 0 = all
+    max_train_frames: int = 384  # frames sampled evenly over videos, half real half fake; 0 = all
+    max_eval_frames: int = 128  # validation frames, and training frames in the no-dropout pass; 0 = all
+    max_test_frames: int = 256  # per compression; 0 = all
     cross_method: bool = True  # also train one detector per fake method and test it on every method
     grid_images: int = 16  # face crops in the prediction grid
-    per_model: dict[str, Any] = field(default_factory=lambda: {"vgg19": {"image_size": 32}})
+    per_model: dict[str, Any] = field(default_factory=lambda: {
+        "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
+        "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
         """These settings with ``per_model[model]`` applied (validated like the file itself)."""
@@ -202,9 +205,14 @@ class DetectParams:
 
 @dataclass
 class ReportParams:
-    """The regenerated report."""
+    """The regenerated report: where it goes and how its discussion judges the numbers."""
 
-    out: str = "reports/REPORT.md"
+    out: str = "reports/REPORT.md"  # the HTML goes beside it (same name, .html)
+    tables: str = "reports/tables"  # detectors.md / detectors.csv
+    figures: str = "reports/report_figures"  # the cross-stage figures the report draws itself
+    notebooks: str = "reports/notebooks"  # executed stage notebooks (papermill durations)
+    l1_target_ratio: float = 0.6  # GAN goal: val reconstruction L1 <= this x the copy-the-source L1
+    tie_tolerance: float = 0.01  # relative differences below this are reported as "about equal"
 
 
 @dataclass

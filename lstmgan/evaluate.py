@@ -60,13 +60,23 @@ def psnr(pred: np.ndarray, gt: np.ndarray, data_range: float = 1.0, max_db: floa
     return float(np.mean(np.minimum(db, max_db)))
 
 
-def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Per-frame SSIM (scikit-image, RGB, 7x7 Gaussian-free window, data range 1), averaged."""
-    from skimage.metrics import structural_similarity
+def ssim(pred: np.ndarray, gt: np.ndarray, win: int = 7) -> float:
+    """Per-frame SSIM averaged over frames and channels; equal to scikit-image's
+    ``structural_similarity(p, g, channel_axis=-1, data_range=1)`` (7x7 uniform window, sample
+    covariance, border of 3 px cropped) but vectorised over all frames at once."""
+    from scipy.ndimage import uniform_filter
 
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    return float(np.mean([structural_similarity(p, g, channel_axis=-1, data_range=1.0)
-                          for p, g in zip(pred, gt)]))
+    x, y = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    size = (1, win, win, 1)
+    n = win * win
+    cov_norm = n / (n - 1)
+    ux, uy = uniform_filter(x, size), uniform_filter(y, size)
+    uxx, uyy, uxy = uniform_filter(x * x, size), uniform_filter(y * y, size), uniform_filter(x * y, size)
+    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    pad = (win - 1) // 2
+    return float(s[:, pad:-pad, pad:-pad].mean(axis=(1, 2, 3)).mean())
 
 
 def akd(landmarks_pred: np.ndarray, landmarks_gt: np.ndarray) -> float:
@@ -104,27 +114,37 @@ def flow_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
                      for c in range(image.shape[-1])], axis=-1)
 
 
-def warping_error(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.05) -> float:
-    """Frame-to-frame warping error of ``pred`` under the real video's optical flow (see module doc).
+def real_flows(gt: np.ndarray, threshold: float = 0.05) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For t >= 1: the real video's flow x_t -> x_{t-1} and the mask of pixels it explains.
 
-    Flow: scikit-image's iterative Lucas-Kanade (``optical_flow_ilk``) from x_t to x_{t-1}, so that
-    warp(x_{t-1}) ~ x_t. Pixels where the flow does not explain the real frames (occlusions, flow
-    errors) are masked out.
+    Flow: scikit-image's iterative Lucas-Kanade (``optical_flow_ilk``, radius 4, 3 warps), so that
+    warp(x_{t-1}) ~ x_t; pixels where |x_t - warp(x_{t-1})| >= ``threshold`` (occlusions, flow errors)
+    are masked out. Computed once per video and shared by every method evaluated on it.
     """
     from skimage.registration import optical_flow_ilk
 
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    errors, weights = [], []
+    gt = np.asarray(gt, np.float64)
+    out = []
     for t in range(1, len(gt)):
-        flow = optical_flow_ilk(_gray(gt[t]), _gray(gt[t - 1]), radius=4)
-        real_residual = np.abs(gt[t] - flow_warp(gt[t - 1], flow)).mean(axis=-1)
-        mask = real_residual < threshold
-        if not mask.any():
-            continue
-        err = np.abs(pred[t] - flow_warp(pred[t - 1], flow)).mean(axis=-1)
-        errors.append(float(err[mask].sum()))
-        weights.append(int(mask.sum()))
-    return float(sum(errors) / sum(weights)) if weights else float("nan")
+        flow = optical_flow_ilk(_gray(gt[t]), _gray(gt[t - 1]), radius=4, num_warp=3)
+        mask = np.abs(gt[t] - flow_warp(gt[t - 1], flow)).mean(axis=-1) < threshold
+        out.append((flow, mask))
+    return out
+
+
+def warping_error(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.05,
+                  flows: list[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
+    """Frame-to-frame warping error: mean |g_t - warp(g_{t-1})| under the real video's flow, over
+    the pixels that flow explains (see :func:`real_flows`; pass ``flows`` to reuse them)."""
+    pred = np.asarray(pred, np.float64)
+    flows = real_flows(gt, threshold) if flows is None else flows
+    total, count = 0.0, 0
+    for t, (flow, mask) in enumerate(flows, start=1):
+        if mask.any():
+            err = np.abs(pred[t] - flow_warp(pred[t - 1], flow)).mean(axis=-1)
+            total += float(err[mask].sum())
+            count += int(mask.sum())
+    return total / count if count else float("nan")
 
 
 def motion_error(landmarks_pred: np.ndarray, landmarks_driving: np.ndarray) -> float:
@@ -141,17 +161,46 @@ def _float(frames_uint8: np.ndarray) -> np.ndarray:
     return np.asarray(frames_uint8, np.float32) / 255.0
 
 
-def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold: float) -> dict[str, float]:
-    """All reconstruction metrics for one video; ``pred``/``gt`` uint8 (T, S, S, 3)."""
+class ReferenceCache:
+    """What evaluation computes from the real videos once and reuses for every method:
+    optical flows with masks, landmarks and identity embeddings of the ground-truth frames."""
+
+    def __init__(self, evalnets, threshold: float):
+        self.evalnets = evalnets
+        self.threshold = threshold
+        self._store: dict[tuple[str, str], Any] = {}
+
+    def get(self, kind: str, key: str, frames: np.ndarray):
+        from lstmgan.animate import to_tensor
+
+        if (kind, key) not in self._store:
+            if kind == "flows":
+                value = real_flows(_float(frames), self.threshold)
+            elif kind == "landmarks":
+                value = self.evalnets.landmarks(to_tensor(frames))
+            else:
+                value = self.evalnets.embed(to_tensor(frames))
+            self._store[(kind, key)] = value
+        return self._store[(kind, key)]
+
+
+def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold: float,
+                           cache: ReferenceCache | None = None, key: str = "") -> dict[str, float]:
+    """All reconstruction metrics for one video; ``pred``/``gt`` uint8 (T, S, S, 3).
+
+    ``cache``/``key`` reuse the ground truth's flows, landmarks and embeddings across methods.
+    """
     from lstmgan.animate import to_tensor
 
+    cache = cache or ReferenceCache(evalnets, threshold)
+    key = key or str(id(gt))
     p, g = _float(pred), _float(gt)
     row = {"l1": l1(p, g), "psnr": psnr(p, g), "ssim": ssim(p, g), "flicker": flicker(p, g),
-           "warp_error": warping_error(p, g, threshold)}
-    tp, tg = to_tensor(pred), to_tensor(gt)
-    lp, lg = evalnets.landmarks(tp), evalnets.landmarks(tg)
+           "warp_error": warping_error(p, g, threshold, flows=cache.get("flows", key, gt))}
+    tp = to_tensor(pred)
+    lp, lg = evalnets.landmarks(tp), cache.get("landmarks", key, gt)
     row["akd"] = akd(lp, lg) if lp is not None else float("nan")
-    ep, eg = evalnets.embed(tp), evalnets.embed(tg)
+    ep, eg = evalnets.embed(tp), cache.get("embed", key, gt)
     row["aed"] = aed(ep, eg) if ep is not None else float("nan")
     return row
 
@@ -180,7 +229,8 @@ class MethodResult:
     examples: dict[str, Any]
 
 
-def evaluate_method(method: str, store, evalnets, params, animator=None) -> MethodResult:
+def evaluate_method(method: str, store, evalnets, params, animator=None,
+                    cache: ReferenceCache | None = None) -> MethodResult:
     """Reconstruction + cross-identity metrics for a checkpoint's ``animator`` or a baseline.
 
     ``method`` ``copy-source`` / ``driving-video`` are the baselines (``animator`` unused).
@@ -190,6 +240,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None) -> Meth
     from tqdm.auto import tqdm
 
     g = params.generate
+    cache = cache or ReferenceCache(evalnets, g.warp_threshold)
     recon, cross = [], []
     examples: dict[str, Any] = {"recon": [], "cross": []}
     records = _eval_videos(store, g.eval_split, g.eval_videos)
@@ -207,7 +258,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None) -> Meth
                                           "kp_driving": result.kp_driving.numpy(),
                                           "kp_used": result.kp_used.numpy()})
         row = {"method": method, "video_id": r.video_id, "identity": r.identity, "frames": len(gt)}
-        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold))
+        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id))
         recon.append(row)
     for src, drv in tqdm(cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed),
                          desc=f"cross-identity [{method}]", leave=False, mininterval=5):
@@ -226,24 +277,29 @@ def evaluate_method(method: str, store, evalnets, params, animator=None) -> Meth
                                           "source_video": src.video_id, "driving_video": drv.video_id})
         row = {"method": method, "source_video": src.video_id, "source_identity": src.identity,
                "driving_video": drv.video_id, "driving_identity": drv.identity}
-        row.update(cross_metrics(pred, source, driving, evalnets))
+        row.update(cross_metrics(pred, source, driving, evalnets, cache, src.video_id, drv.video_id))
         cross.append(row)
     return MethodResult(method, recon, cross, examples)
 
 
-def cross_metrics(pred: np.ndarray, source: np.ndarray, driving: np.ndarray, evalnets) -> dict[str, float]:
+def cross_metrics(pred: np.ndarray, source: np.ndarray, driving: np.ndarray, evalnets,
+                  cache: ReferenceCache | None = None, source_key: str = "", driving_key: str = ""
+                  ) -> dict[str, float]:
     """Identity kept (vs the source image), driver leak (vs the driving frames), motion followed."""
     from lstmgan.animate import to_tensor
 
+    cache = cache or ReferenceCache(evalnets, 0.05)
+    source_key = "source:" + (source_key or str(id(source)))
+    driving_key = driving_key or str(id(driving))
     tp = to_tensor(pred)
     out = {"identity_aed": float("nan"), "driver_aed": float("nan"), "motion_error": float("nan")}
     ep = evalnets.embed(tp)
     if ep is not None:
-        out["identity_aed"] = aed(ep, evalnets.embed(to_tensor(source[None]))[0])
-        out["driver_aed"] = aed(ep, evalnets.embed(to_tensor(driving)))
+        out["identity_aed"] = aed(ep, cache.get("embed", source_key, source[None])[0])
+        out["driver_aed"] = aed(ep, cache.get("embed", driving_key, driving))
     lp = evalnets.landmarks(tp)
     if lp is not None:
-        out["motion_error"] = motion_error(lp, evalnets.landmarks(to_tensor(driving)))
+        out["motion_error"] = motion_error(lp, cache.get("landmarks", driving_key, driving))
     return out
 
 
@@ -352,13 +408,14 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
     results = []
     trained_steps = {}
+    cache = ReferenceCache(evalnets, g.warp_threshold)
     for method, ckpt in checkpoints.items():
         nets, ck_params = load_networks(ckpt, dev)
         trained_steps[method] = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("step", -1))
         animator = Animator(nets, dev, batch_size=g.batch_size, relative=True, adapt_scale=g.adapt_scale)
-        results.append(evaluate_method(method, store, evalnets, params, animator))
+        results.append(evaluate_method(method, store, evalnets, params, animator, cache))
     for baseline in ("copy-source", "driving-video"):
-        results.append(evaluate_method(baseline, store, evalnets, params))
+        results.append(evaluate_method(baseline, store, evalnets, params, cache=cache))
     table = ablation_table(results)
     reports = Path(g.reports)
     recon_df = pd.DataFrame([r for res in results for r in res.recon])

@@ -271,3 +271,14 @@ def test_load_networks_round_trip_and_errors(tmp_path) -> None:
     torch.save({"params": other.to_dict(), "models": {n: v.state_dict() for n, v in nets.items()}}, bad)
     with pytest.raises(UserError, match="do not fit"):
         load_networks(bad)
+
+
+def test_perceptual_off_without_cached_weights(tmp_path, caplog) -> None:
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))  # an empty hub cache
+    try:
+        with caplog.at_level("INFO", logger="lstmgan.models.losses"):
+            assert L.load_perceptual() is None
+        assert "vgg19-dcbb9e9d.pth" in caplog.text and "continuing without them" in caplog.text
+    finally:
+        torch.hub.set_dir(previous)

@@ -45,6 +45,15 @@ def _disc_video(rng: np.random.Generator) -> np.ndarray:
     return np.stack(frames)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a shared, loaded 2-core machine two threads mostly wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def store_root(tmp_path_factory) -> Path:
     from lstmgan.data.store import StoreWriter

@@ -108,6 +108,13 @@ class FrameSet(Dataset):
     def load(cls, root: str | Path, table, size: int, transform=None) -> "FrameSet":
         return cls(table, read_images(root, list(table["path"]), size), transform)
 
+    def subset(self, max_frames: int) -> "FrameSet":
+        """At most ``max_frames`` of these frames (0 = all), spread evenly, sharing memory."""
+        if max_frames <= 0 or len(self) <= max_frames:
+            return self
+        idx = np.unique(np.linspace(0, len(self) - 1, max_frames).round().astype(int))
+        return FrameSet(self.table.iloc[idx], self.images[torch.as_tensor(idx)], self.transform)
+
     def with_transform(self, transform) -> "FrameSet":
         """The same frames (shared memory) served through another transform."""
         return FrameSet(self.table, self.images, transform)

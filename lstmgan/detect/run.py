@@ -56,7 +56,8 @@ def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, tab
     val = FrameSet.load(root, val_rows, cfg.image_size, tf.eval)
     val_aug = val.with_transform(tf.val_augmented).materialise(seed + 1)
     built = build_detector(model_name, cfg.pretrained, cfg.hidden, cfg.dropout)
-    result = fit(built.model, train, train.with_transform(tf.eval), val, val_aug,
+    train_eval = train.with_transform(tf.eval).subset(cfg.max_eval_frames)
+    result = fit(built.model, train, train_eval, val, val_aug,
                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  one_cycle=cfg.one_cycle, select_on=cfg.select_on, seed=seed, desc=desc)
     result.extra.update(n_train=len(train), n_val=len(val))
@@ -66,7 +67,7 @@ def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, tab
 def _test_frames(model, cfg: DetectParams, variant: str, root: Path, table, compression: str,
                  methods: list[str] | None = None):
     """Frame table of the test split at ``compression`` with the model's fake probabilities."""
-    rows = select(table, "test", compression, cfg.max_eval_frames, methods)
+    rows = select(table, "test", compression, cfg.max_test_frames, methods)
     data = FrameSet.load(root, rows, cfg.image_size, variant_transforms(variant).eval)
     start = time.perf_counter()
     rows = rows.copy()

@@ -100,8 +100,8 @@ def fit(model: nn.Module, train: Dataset, train_eval: Dataset, val: Dataset, val
         select_on: str, seed: int, desc: str = "train") -> FitResult:
     """Train ``model`` in place and return the per-epoch records and the best (validation) state.
 
-    ``train`` serves training frames with the variant's training transform; ``train_eval`` the same
-    frames with the evaluation transform (the no-dropout pass); ``val`` / ``val_aug`` the
+    ``train`` serves training frames with the variant's training transform; ``train_eval`` those
+    frames (or an even subset) with the evaluation transform (the no-dropout pass); ``val`` / ``val_aug`` the
     validation frames without and with augmentation. The model is left holding the best state.
     """
     from tqdm.auto import tqdm

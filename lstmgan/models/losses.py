@@ -59,6 +59,8 @@ class VGG19Perceptual(nn.Module):
 
     def forward(self, prediction: Tensor, target: Tensor, scales: list[float]) -> Tensor:
         total = prediction.new_zeros(())
+        # VGG19 pools 4 times before relu5_1: skip pyramid levels smaller than 32 px
+        scales = [s for s in scales if min(prediction.shape[2:]) * s >= 32] or [1.0]
         for scale in scales:
             fp = self._feats(downscale(prediction, scale))
             with torch.no_grad():

@@ -1,0 +1,44 @@
+"""Export a labelled real/fake deepfake detection data set from trained generators.
+
+Uses the face store's val and test identities only (never the GAN's training identities), split
+again identity-disjoint into train/val/test. Each real video also drives one fake (a face of another
+identity of the same split, animated by each of generate.methods in turn): real and fake balanced.
+Every video is written raw (lossless) and at each generate.export_crf (c23, c40), with PNG frames
+in the thesis loader's layout <out>/<compression>/<split>/<real|fake>/frames/*.png, manifest.csv,
+dataset.json and a DATASET.md card. Every PNG and MP4 is tagged synthetic/real with its generator
+and the lstmgan version.
+
+examples:
+  lstmgan export
+  lstmgan export --set generate.out=data/deepfakes_small --set generate.export_frame_step=8
+  lstmgan export --checkpoint lstm=models/gan/lstm/latest.pt
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="override one param, e.g. --set generate.export_frame_step=8 (repeatable)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
+                        help="a generator under a method name (default: <gan.out>/<method>/latest.pt for "
+                             "each of generate.methods)")
+    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                        help="default: generate.device")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstmgan.commands.evaluate import parse_checkpoints
+    from lstmgan.config import load_params
+    from lstmgan.export import export_dataset
+
+    params = load_params(args.params, args.overrides)
+    summary = export_dataset(params, device=args.device, checkpoints=parse_checkpoints(args.checkpoint) or None)
+    for split, info in summary["splits"].items():
+        print(f"{split}: {len(info['identities'])} identities, {info['real_videos']} real, "
+              f"{info['fake_videos']} fake {info['fake_by_method']}")
+    print(f"wrote {params.generate.out} ({summary['videos']} videos, {summary['png_rows']} PNG frames "
+          f"over {', '.join(summary['compressions'])})")
+    return 0

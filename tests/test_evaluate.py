@@ -1,0 +1,177 @@
+"""Evaluation metrics against hand-computed values and scikit-image, the protocol on a tiny store."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lstmgan import evaluate as E
+
+
+def test_l1_and_psnr_by_hand() -> None:
+    gt = np.zeros((2, 4, 4, 3))
+    pred = gt.copy()
+    pred[0] += 0.1  # frame 0 off by 0.1 everywhere, frame 1 off by 0.2 on a quarter of the pixels
+    pred[1, :2, :2] += 0.2
+    assert E.l1(pred, gt) == pytest.approx((0.1 + 0.2 / 4) / 2)
+    # PSNR per frame: 10 log10(1 / mse); mse0 = 0.01, mse1 = 0.04 / 4 = 0.01 -> 20 dB each
+    assert E.psnr(pred, gt) == pytest.approx(20.0)
+    assert E.psnr(gt, gt) == 100.0  # identical frames are capped, not infinite
+
+
+def test_psnr_and_ssim_match_skimage() -> None:
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 1, (3, 32, 32, 3))
+    pred = np.clip(gt + rng.normal(0, 0.05, gt.shape), 0, 1)
+    ref_psnr = np.mean([peak_signal_noise_ratio(g, p, data_range=1.0) for g, p in zip(gt, pred)])
+    assert E.psnr(pred, gt) == pytest.approx(ref_psnr, rel=1e-9)
+    ref_ssim = np.mean([structural_similarity(p, g, channel_axis=-1, data_range=1.0) for g, p in zip(gt, pred)])
+    assert E.ssim(pred, gt) == pytest.approx(ref_ssim, rel=1e-9)
+    assert E.ssim(gt, gt) == pytest.approx(1.0)
+
+
+def test_akd_aed_by_hand() -> None:
+    a = np.zeros((2, 3, 2))
+    b = a.copy()
+    b[0, 0] = [3.0, -4.0]  # |3| + |4| over 12 coordinates
+    assert E.akd(b, a) == pytest.approx(7 / 12)
+    b[1, 2] = np.nan  # unknown landmarks are skipped
+    assert E.akd(b, a) == pytest.approx(7 / 10)
+    e1 = np.array([[1.0, 0.0], [0.0, 1.0]])
+    e2 = np.array([[0.0, 1.0], [0.0, 1.0]])
+    assert E.aed(e1, e2) == pytest.approx((2.0 + 0.0) / 2)  # mean squared distance
+    assert E.aed(e1, np.array([1.0, 0.0])) == pytest.approx((0 + 2) / 2)  # one reference broadcast
+
+
+def test_flicker_by_hand() -> None:
+    gt = np.zeros((3, 2, 2, 3))
+    gt[1] = 0.5
+    gt[2] = 0.5
+    pred = gt.copy()
+    assert E.flicker(pred, gt) == 0.0  # the same temporal change as the real video
+    pred[2] = 0.7  # an extra jump of 0.2 between frames 1 and 2 only
+    assert E.flicker(pred, gt) == pytest.approx(0.2 / 2)
+    still = np.broadcast_to(gt[:1], gt.shape)  # copy-the-source: misses all real change
+    assert E.flicker(still, gt) == pytest.approx(0.5 / 2)
+
+
+def _moving_square(shift: int, t: int = 4, size: int = 32) -> np.ndarray:
+    frames = np.zeros((t, size, size, 3))
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(t):
+        cx = 10 + shift * i
+        frames[i] = (np.exp(-((xx - cx) ** 2 + (yy - 16) ** 2) / 30.0))[..., None]
+    return frames
+
+
+def test_warping_error_zero_for_the_real_video_and_high_for_flicker() -> None:
+    gt = _moving_square(1)
+    assert E.warping_error(gt, gt, threshold=0.05) < 0.01
+    rng = np.random.default_rng(0)
+    noisy = np.clip(gt + rng.uniform(-0.2, 0.2, gt.shape), 0, 1)  # fresh noise each frame
+    assert E.warping_error(noisy, gt, threshold=0.05) > 0.1
+
+
+def test_flow_warp_shifts_an_image() -> None:
+    img = np.arange(25, dtype=float).reshape(5, 5, 1)
+    flow = np.zeros((2, 5, 5))
+    flow[1] = 1.0  # sample one column to the right
+    out = E.flow_warp(img, flow)
+    np.testing.assert_allclose(out[:, :4, 0], img[:, 1:, 0])
+
+
+def test_motion_error_by_hand() -> None:
+    drv = np.zeros((3, 2, 2))
+    drv[1:, :, 0] = 2.0  # the driver moves 2 px right from frame 1
+    gen = drv + 10.0  # same motion, different place: no motion error
+    assert E.motion_error(gen, drv) == 0.0
+    still = np.broadcast_to(gen[:1], gen.shape)  # no motion: misses 2 px on x for 2 of 3 frames
+    assert E.motion_error(still, drv) == pytest.approx(2.0 * 2 * 2 / 12)
+
+
+def test_summarize_and_verdict() -> None:
+    import pandas as pd
+
+    rows = [{"l1": 0.1, "akd": float("nan")}, {"l1": 0.3, "akd": 2.0}]
+    assert E.summarize(rows, ["l1", "akd"]) == {"l1": pytest.approx(0.2), "akd": 2.0}
+    table = pd.DataFrame({m: [1.0, 2.0] for m in E.RECON_METRICS + E.CROSS_METRICS}, index=["lstm", "none"])
+    assert "does NOT help" in E.lstm_verdict(table)  # lstm higher on psnr/ssim only
+    table.loc["lstm"] = 3.0
+    table.loc["lstm", ["psnr", "ssim"]] = 0.0
+    assert "does NOT help" in E.lstm_verdict(table)
+    table.loc["lstm"] = 0.5
+    table.loc["lstm", ["psnr", "ssim"]] = 9.0
+    assert "the LSTM helps" in E.lstm_verdict(table)
+
+
+# ------------------------------------------------------------------------------------------
+# The protocol end to end on a tiny procedural store and untrained tiny checkpoints
+# ------------------------------------------------------------------------------------------
+def small_setup(tmp_path, identities: int = 10, frames: int = 8):
+    """A synth store (val 4 + test 4 identities), tiny checkpoints for lstm and none, Params."""
+    from test_animate import tiny_checkpoint
+
+    from lstmgan.config import Params
+    from lstmgan.data.store import FaceStore
+    from lstmgan.data.synth import synthesize
+
+    synthesize(tmp_path / "faces", identities=identities, videos_per_identity=2, frames=frames, size=64,
+               val_identities=4, test_identities=4, write_videos=False)
+    checkpoints = {}
+    for m in ("lstm", "none"):
+        checkpoints[m] = tmp_path / "gan" / m / "latest.pt"
+        tiny_checkpoint(checkpoints[m], temporal=m)
+    params = Params()
+    params.data.out = str(tmp_path / "faces")
+    g = params.generate
+    g.evalnets_out, g.reports = str(tmp_path / "evalnets"), str(tmp_path / "reports")
+    g.tables, g.metrics = str(tmp_path / "tables"), str(tmp_path / "metrics.json")
+    g.out, g.figures = str(tmp_path / "deepfakes"), str(tmp_path / "figures")
+    g.evalnet_steps, g.evalnet_batch, g.cross_pairs, g.eval_videos = 30, 16, 2, 3
+    return FaceStore(tmp_path / "faces"), params, checkpoints
+
+
+def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
+    store, params, checkpoints = small_setup(tmp_path)
+    out = E.evaluate_all(params, store, "cpu", checkpoints)
+    table = out["table"]
+    assert list(table.index) == ["lstm", "none", "copy-source", "driving-video"]
+    for m in ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error"):
+        assert math.isfinite(table.loc["lstm", m]) and math.isfinite(table.loc["copy-source", m])
+    # the driving video in cross-identity follows its own motion exactly
+    assert table.loc["driving-video", "motion_error"] == pytest.approx(0.0, abs=1e-6)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["lstm"]["l1"] == pytest.approx(table.loc["lstm", "l1"], rel=1e-4)
+    assert metrics["evalnets"]["landmark_source"] == "landmark_net"
+    assert 0.0 <= metrics["evalnets"]["identity_test_verification_accuracy"] <= 1.0
+    md = (tmp_path / "tables" / "ablation.md").read_text()
+    assert "| lstm |" in md and "Measured:" in md
+    import pandas as pd
+
+    per_video = pd.read_csv(tmp_path / "reports" / "per_video.csv")
+    assert len(per_video) == 4 * 3 and set(per_video["method"]) == set(table.index)
+    # copy-source has exactly zero error on each video's first frame: compare with a hand check
+    vid = per_video[per_video.method == "copy-source"].iloc[0]
+    frames = np.asarray(store.frames(vid["video_id"]), np.float64) / 255
+    assert vid["l1"] == pytest.approx(E.l1(np.broadcast_to(frames[:1], frames.shape), frames), rel=1e-5)
+
+
+def test_evalnets_report_their_own_quality(tmp_path) -> None:
+    from lstmgan.evalnets import build_evalnets
+
+    store, params, _ = small_setup(tmp_path, frames=12)
+    params.generate.evalnet_steps = 120
+    nets = build_evalnets(store, params, "cpu")
+    rep = nets.report
+    # the landmark net beats predicting the mean landmark layout by a wide margin
+    gt = np.asarray(store.landmarks(store.split("test")[0].video_id))
+    mean_layout_err = float(np.abs(gt - np.asarray(store._landmarks).mean(0)).mean())
+    assert rep.landmarks["test_mae_px"] < 0.6 * mean_layout_err
+    assert rep.identity["test_verification_accuracy"] > 0.6  # unseen identities, better than chance
+    # reused from disk when the fingerprint matches
+    again = build_evalnets(store, params, "cpu")
+    assert again.report.landmarks == rep.landmarks

@@ -75,7 +75,7 @@ class GanParams:
     dm_num_blocks: int = 3
     dm_scale_factor: float = 0.5
     kp_variance: float = 0.01
-    occlusion_bias: float = 2.0  # initial occlusion logit: start with the warped source visible
+    occlusion_bias: float = 4.0  # initial occlusion logit: start with the warped source visible
     # generator
     block_expansion: int = 16
     max_features: int = 128
@@ -190,6 +190,7 @@ class DetectParams:
     max_test_frames: int = 256  # per compression; 0 = all
     cross_method: bool = True  # also train one detector per fake method and test it on every method
     grid_images: int = 16  # face crops in the prediction grid
+    device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
     per_model: dict[str, Any] = field(default_factory=lambda: {
         "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
         "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256}})

@@ -809,7 +809,8 @@ def render_markdown(data: ReportData, report_path: Path, summary_figs: Sequence[
 
     # --- cross-stage summaries ---
     s.append("## 5. Summary figures (`dvc repro report`)\n")
-    s.append("\n".join(f"**{f.caption}**\n\n{_image(f.path, f.caption, report_path)}\n" for f in summary_figs)
+    s.append("\n".join(f"**{f.caption}** (for: {f.thesis}; `{f.command}`)\n\n{_image(f.path, f.caption, report_path)}\n"
+                        for f in summary_figs)
              or "_No summary figure: the stages it needs have not run._\n")
 
     # --- discussion ---

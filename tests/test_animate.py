@@ -19,14 +19,14 @@ def tiny_checkpoint(path, temporal: str = "lstm", size: int = 64, seed: int = 0)
     """A real (untrained) checkpoint in the trainer's format, with a non-zero LSTM projection."""
     params = Params()
     params.data.size = size
-    params.gan = GanParams(temporal=temporal, **TINY)
+    params.gan = GanParams(temporal=temporal, occlusion_bias=-1.0, **TINY)
     torch.manual_seed(seed)
     nets = build_networks(params.gan, size)
     gen = nets["generator"]
     if getattr(gen, "lstm_out", None) is not None:  # zero-initialised: make the recurrence matter
         with torch.no_grad():
-            for p in gen.lstm_out.parameters():
-                p.normal_(0, 0.2)
+            for p in [*gen.lstm.parameters(), *gen.lstm_out.parameters()]:
+                p.normal_(0, 0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"step": 7, "params": params.to_dict(),
                 "models": {name: net.state_dict() for name, net in nets.items()}}, path)
@@ -34,10 +34,10 @@ def tiny_checkpoint(path, temporal: str = "lstm", size: int = 64, seed: int = 0)
 
 
 def kp(values, jacobians=None):
-    values = torch.as_tensor(np.asarray(values), dtype=torch.float32)
+    values = torch.tensor(np.asarray(values), dtype=torch.float32)
     if jacobians is None:
         jacobians = torch.eye(2).expand(*values.shape[:-1], 2, 2).clone()
-    return {"value": values, "jacobian": torch.as_tensor(jacobians, dtype=torch.float32)}
+    return {"value": values, "jacobian": torch.tensor(np.asarray(jacobians), dtype=torch.float32)}
 
 
 SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])

@@ -93,19 +93,24 @@ def test_motion_error_by_hand() -> None:
     assert E.motion_error(still, drv) == pytest.approx(2.0 * 2 * 2 / 12)
 
 
-def test_summarize_and_verdict() -> None:
-    import pandas as pd
-
+def test_summarize_and_paired_verdict() -> None:
     rows = [{"l1": 0.1, "akd": float("nan")}, {"l1": 0.3, "akd": 2.0}]
     assert E.summarize(rows, ["l1", "akd"]) == {"l1": pytest.approx(0.2), "akd": 2.0}
-    table = pd.DataFrame({m: [1.0, 2.0] for m in E.RECON_METRICS + E.CROSS_METRICS}, index=["lstm", "none"])
-    assert "does NOT help" in E.lstm_verdict(table)  # lstm higher on psnr/ssim only
-    table.loc["lstm"] = 3.0
-    table.loc["lstm", ["psnr", "ssim"]] = 0.0
-    assert "does NOT help" in E.lstm_verdict(table)
-    table.loc["lstm"] = 0.5
-    table.loc["lstm", ["psnr", "ssim"]] = 9.0
-    assert "the LSTM helps" in E.lstm_verdict(table)
+
+    def result(method, l1s, psnrs):
+        return E.MethodResult(method, [{"l1": a, "psnr": b} for a, b in zip(l1s, psnrs)], [], {})
+
+    # lstm lower l1 on every video by 0.01 (consistent: better); psnr differences flip sign (tie)
+    lstm = result("lstm", [0.10, 0.20, 0.30, 0.40], [20.0, 21.0, 22.0, 23.0])
+    none = result("none", [0.11, 0.21, 0.31, 0.41], [20.5, 20.5, 22.5, 22.5])
+    cmp = E.paired_comparison([lstm, none])
+    assert cmp["l1"]["verdict"] == "better" and cmp["l1"]["mean_diff"] == pytest.approx(-0.01)
+    assert cmp["psnr"]["verdict"] == "tie" and cmp["psnr"]["mean_diff"] == pytest.approx(0.0)
+    assert "the LSTM helps" in E.lstm_verdict(cmp)
+    worse = E.paired_comparison([result("lstm", [0.2] * 3 + [0.25], [1, 1, 1, 1]),
+                                 result("none", [0.1] * 4, [1, 1, 1, 1])])
+    assert worse["l1"]["verdict"] == "worse" and "does NOT help" in E.lstm_verdict(worse)
+    assert "needs both" in E.lstm_verdict(E.paired_comparison([lstm]))
 
 
 # ------------------------------------------------------------------------------------------

@@ -67,6 +67,20 @@ class _StoreClips:
             raise UserError(f"{getattr(store, 'root', 'the data set')}: no {split!r} video has {clip_len} frames or more; "
                             f"prepare a data set with a {split} split or lower gan.clip_len")
 
+    def __getstate__(self) -> dict:
+        """Pickle (for data-loader workers) without the memory-mapped arrays: reopen by path."""
+        state = dict(self.__dict__)
+        state["store"] = None
+        state["_store_root"] = str(self.store.root)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from lstmgan.data.store import FaceStore
+
+        root = state.pop("_store_root")
+        self.__dict__.update(state)
+        self.store = FaceStore(root)
+
     def _load(self, ref: ClipRef):
         frames = self.store.frames(ref.video_id)
         source = _to_tensor(frames[ref.source])
@@ -111,8 +125,9 @@ class ClipDataset(_StoreClips):
 class FixedClipDataset(_StoreClips):
     """``count`` deterministic samples: round-robin over videos and identities, evenly spaced starts.
 
-    The source is each video's first frame; clips start after it where the video is long
-    enough, so the copy-the-source baseline is measured on frames that differ from the source.
+    The source is each video's first frame and the clips are spread evenly over the rest of the
+    video, so the copy-the-source baseline sees the video's whole range of motion (as in the
+    first-order-motion reconstruction protocol, which drives every frame from the first one).
     """
 
     def __init__(self, store, split: str, clip_len: int, count: int):
@@ -132,7 +147,9 @@ class FixedClipDataset(_StoreClips):
             frames = int(record.frames)
             first = 1 if frames > clip_len else 0
             last = frames - clip_len
-            starts = np.linspace(first, last, per_video).round().astype(int)
+            # centres of per_video equal segments of [first, last]: the clips cover the video
+            # evenly, like the reconstruction protocol's "every frame from the first one"
+            starts = (first + (np.arange(per_video) + 0.5) * (last - first) / per_video).round().astype(int)
             refs.append([ClipRef(record.video_id, 0, int(s)) for s in starts])
         # round-robin so that any prefix covers as many videos as possible
         self.refs: list[ClipRef] = [group[i] for i in range(per_video) for group in refs][:count]

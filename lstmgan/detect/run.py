@@ -27,7 +27,7 @@ from lstmgan.detect import figures
 from lstmgan.detect.data import FrameSet, load_manifest, select
 from lstmgan.detect.metrics import OneClassWarning, binary_metrics, frame_and_video_metrics
 from lstmgan.detect.models import MODELS, build_detector, count_parameters
-from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict
+from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict, resolve_device
 from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
 from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text
@@ -56,6 +56,7 @@ def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, tab
     val = FrameSet.load(root, val_rows, cfg.image_size, tf.eval)
     val_aug = val.with_transform(tf.val_augmented).materialise(seed + 1)
     built = build_detector(model_name, cfg.pretrained, cfg.hidden, cfg.dropout)
+    built.model.to(resolve_device(cfg.device))
     train_eval = train.with_transform(tf.eval).subset(cfg.max_eval_frames)
     result = fit(built.model, train, train_eval, val, val_aug,
                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -148,6 +149,7 @@ def run_detector(params: Params, model_name: str, variant: str, data_dir: str | 
         "model": model_name, "variant": variant,
         "weights": "pretrained" if built.pretrained else "scratch",
         "parameters": count_parameters(model),
+        "device": str(resolve_device(cfg.device)),
         "image_size": cfg.image_size, "epochs": cfg.epochs, "best_epoch": result.best_epoch,
         "select_on": cfg.select_on,
         "train_frames": result.extra["n_train"], "val_frames": result.extra["n_val"],
@@ -164,7 +166,7 @@ def run_detector(params: Params, model_name: str, variant: str, data_dir: str | 
         "best_record": next(r for r in result.records if r["epoch"] == result.best_epoch),
     }
 
-    atomic_torch_save({"model": model_name, "variant": variant, "state_dict": model.state_dict(),
+    atomic_torch_save({"model": model_name, "variant": variant, "state_dict": result.best_state,
                        "image_size": cfg.image_size, "hidden": cfg.hidden, "dropout": cfg.dropout,
                        "weights": metrics["weights"], "best_epoch": result.best_epoch,
                        "params": params.to_dict()}, checkpoint)

@@ -3,12 +3,12 @@
 Adam with weight decay and (optionally) a one-cycle learning-rate schedule over all steps. After
 every epoch one record: train loss/accuracy as trained (dropout on, training transforms), the
 same without dropout (an eval-mode pass over the training frames), validation loss/accuracy/AUC
-on the base and on the augmented validation copy, and the learning rate of the epoch's last step. The best epoch is chosen
-on validation only (:func:`best_epoch`); the test split never reaches this module's training code.
+on the base and on the augmented validation copy, and the learning rate of the epoch's last
+step. The best epoch is chosen on validation only (:func:`best_epoch`); the test split never
+reaches this module's training code.
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -49,16 +49,29 @@ def best_epoch(records: list[Mapping[str, float]], select_on: str = "val_auc") -
     return int(min(records, key=key)["epoch"])
 
 
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` = the GPU when torch sees one, else the CPU; otherwise a torch device string."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, batch_size: int = 128) -> tuple[float, np.ndarray, np.ndarray]:
-    """Eval-mode pass: (mean cross-entropy, fake probabilities, labels)."""
+    """Eval-mode pass on the model's device: (mean cross-entropy, fake probabilities, labels)."""
     model.eval()
+    device = _model_device(model)
     losses, probs, labels = [], [], []
     for x, y in DataLoader(data, batch_size=batch_size, shuffle=False):
-        logits = model(x)
+        logits = model(x.to(device))
+        y = y.to(device)
         losses.append(nn.functional.cross_entropy(logits, y, reduction="sum").item())
-        probs.append(torch.softmax(logits, 1)[:, 1].numpy())
-        labels.append(y.numpy())
+        probs.append(torch.softmax(logits.float(), 1)[:, 1].cpu().numpy())
+        labels.append(y.cpu().numpy())
     n = max(1, len(data))
     return sum(losses) / n, np.concatenate(probs) if probs else np.zeros(0), \
         np.concatenate(labels) if labels else np.zeros(0, dtype=int)
@@ -102,10 +115,12 @@ def fit(model: nn.Module, train: Dataset, train_eval: Dataset, val: Dataset, val
 
     ``train`` serves training frames with the variant's training transform; ``train_eval`` those
     frames (or an even subset) with the evaluation transform (the no-dropout pass); ``val`` / ``val_aug`` the
-    validation frames without and with augmentation. The model is left holding the best state.
+    validation frames without and with augmentation. The model trains on the device it is on and
+    is left holding the best state (``best_state`` is a CPU copy).
     """
     from tqdm.auto import tqdm
 
+    device = _model_device(model)
     if len(train) == 0 or len(val) == 0:
         raise ValueError("training and validation sets must not be empty")
     generator = torch.Generator().manual_seed(seed)
@@ -122,6 +137,7 @@ def fit(model: nn.Module, train: Dataset, train_eval: Dataset, val: Dataset, val
         total_loss, correct, count, step_lr = 0.0, 0, 0, optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
@@ -151,7 +167,7 @@ def fit(model: nn.Module, train: Dataset, train_eval: Dataset, val: Dataset, val
                  desc, epoch, record["train_loss"], record["train_acc"], val_loss, record["val_acc"],
                  record["val_auc"])
         if best_epoch(records, select_on) == epoch:
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     assert best_state is not None
     model.load_state_dict(best_state)
     return FitResult(records, best_epoch(records, select_on), best_state, train_time, seen)

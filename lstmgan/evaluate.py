@@ -414,6 +414,18 @@ def write_table(table, path_stem: str | Path, note: str = "") -> tuple[Path, Pat
     return csv_path, md_path
 
 
+def check_checkpoints(checkpoints: dict[str, Path]) -> None:
+    """Fail early, before any training of measuring networks, when a checkpoint is missing."""
+    from lstmgan.errors import UserError
+
+    if not checkpoints:
+        raise UserError("generate.methods is empty; name at least one trained generator (lstm, none)")
+    for method, path in checkpoints.items():
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no checkpoint for method {method!r}; run `dvc repro train@{method}` "
+                            f"(or `lstmgan train --set gan.temporal={method}`) first, or pass --checkpoint {method}=PATH")
+
+
 def evaluate_all(params, store=None, device: str | None = None, checkpoints: dict[str, Path] | None = None
                  ) -> dict[str, Any]:
     """The generate stage's evaluation: evalnets, each checkpoint, baselines, tables, metrics JSON.
@@ -435,8 +447,9 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     seed_everything(params.seed)
     dev = resolve_device(device or g.device)
     store = store or open_store(params.data.out)
-    evalnets = build_evalnets(store, params, dev)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
+    check_checkpoints(checkpoints)
+    evalnets = build_evalnets(store, params, dev)
     results = []
     trained_steps = {}
     cache = ReferenceCache(evalnets, g.warp_threshold)

@@ -157,12 +157,17 @@ def export_dataset(params, store=None, device: str | None = None,
     from lstmgan.models.full_model import load_networks
     from lstmgan.utils.io import atomic_dir
 
+    import torch
+
     g = params.generate
     if g.export_frame_step < 1:
         raise UserError(f"generate.export_frame_step must be >= 1, got {g.export_frame_step}")
     store = store or open_store(params.data.out)
     dev = resolve_device(device or g.device)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
+    from lstmgan.evaluate import check_checkpoints
+
+    check_checkpoints(checkpoints)
     items = plan_export(store, list(checkpoints), g.export_split, params.seed)
     animators, generators, steps = {}, {}, {}
     for method, ckpt in checkpoints.items():
@@ -170,8 +175,6 @@ def export_dataset(params, store=None, device: str | None = None,
         animators[method] = Animator(nets, dev, batch_size=g.batch_size, relative=g.relative,
                                      adapt_scale=g.adapt_scale)
         generators[method] = f"{generator_name(ck_params.gan.temporal)} [{method}]"
-        import torch
-
         steps[method] = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("step", -1))
     compressions = [("raw", None)] + [(f"c{crf}", int(crf)) for crf in g.export_crf]
     rows: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""The GAN training loop: one function, :func:`train`, read top to bottom.
+"""The GAN training loop: :func:`train` (its body, ``_train``, reads top to bottom).
 
 What one run does:
 
@@ -430,6 +430,9 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     # ---- data
     store = open_store(params.data.out)
     image_size = store.size
+    if image_size != params.data.size:
+        raise UserError(f"{store.root}: frames are {image_size} px but data.size is {params.data.size}; "
+                        f"set data.size={image_size} (checkpoints record it to rebuild the networks)")
     train_set = ClipDataset(store, "train", gan.clip_len, seed=params.seed)
     if len(train_set) < gan.batch_size * world:
         raise UserError(f"{store.root}: {len(train_set)} training clips, fewer than one batch "
@@ -531,7 +534,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     # ---- loop
     last_val: dict[str, float] = {}
     window: dict[str, float] = {}
-    window_steps, window_start = 0, time.perf_counter()
+    window_steps, window_seconds = 0, 0.0
     train_seconds, frames_trained = 0.0, 0
     frames_per_step = gan.batch_size * gan.clip_len * world
     bar = None
@@ -546,8 +549,8 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
             loader = DataLoader(train_set, batch_size=gan.batch_size, sampler=order, drop_last=True,
                                 num_workers=gan.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator())  # never draws from the global RNG
+            tick = time.perf_counter()  # step time includes reading the batch, not validation
             for source, driving in loader:
-                tick = time.perf_counter()
                 source = source.to(device, non_blocking=True)
                 driving = driving.to(device, non_blocking=True)
                 if gan.channels_last and device.type == "cuda":
@@ -559,7 +562,9 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                     sched.step()
                 step += 1
                 batch_in_epoch += 1
-                train_seconds += time.perf_counter() - tick
+                seconds = time.perf_counter() - tick
+                train_seconds += seconds
+                window_seconds += seconds
                 frames_trained += frames_per_step
                 for name, value in values.items():
                     window[name] = window.get(name, 0.0) + value
@@ -572,11 +577,10 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                             bar.set_postfix(G=f"{sum(v for n, v in values.items() if n.startswith('gen/')):.3f}",
                                             D=f"{values.get('disc/disc', float('nan')):.3f}", refresh=False)
                     if step % gan.log_every == 0 or step == gan.steps:
-                        elapsed = time.perf_counter() - window_start
                         row = {n: v / window_steps for n, v in window.items()}
                         row["gen/total"] = sum(v for n, v in row.items() if n.startswith("gen/"))
                         row["lr"] = lr
-                        row["frames_per_second"] = window_steps * frames_per_step / max(elapsed, 1e-9)
+                        row["frames_per_second"] = window_steps * frames_per_step / max(window_seconds, 1e-9)
                         metric_log.log(step, row)
                     if step % gan.val_every == 0 or step == gan.steps:
                         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -585,11 +589,12 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                         log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f",
                                  step, last_val["l1"], last_val["copy_l1"], last_val["ratio"])
                 if step % gan.log_every == 0 or step == gan.steps:
-                    window, window_steps, window_start = {}, 0, time.perf_counter()
+                    window, window_steps, window_seconds = {}, 0, 0.0
                 if step % gan.checkpoint_every == 0 or step == gan.steps:
                     last_checkpoint = save(step)
                 if step >= gan.steps:
                     break
+                tick = time.perf_counter()
             else:
                 epoch, batch_in_epoch = epoch + 1, 0
                 continue

@@ -3,7 +3,6 @@ the best-checkpoint rule, determinism, the comparison table."""
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -273,3 +272,18 @@ def test_per_model_overrides_are_validated(tmp_path):
 
     with pytest.raises(ConfigError, match="detect.epochs"):
         params.detect.for_model("resnet18")
+
+
+# -------------------------------------------------------------------------------------- CLI
+def test_cli_reports_missing_data_and_builds_the_table(tmp_path, capsys):
+    from pathlib import Path
+
+    from lstmgan.cli import main
+
+    params = str(Path(__file__).resolve().parents[1] / "params.yaml")
+    code = main(["detect", "--params", params, "--model", "custom_cnn", "--data", str(tmp_path / "nothing")])
+    assert code == 2
+    assert "manifest.csv" in capsys.readouterr().err
+    code = main(["detect", "--params", params, "--table", "--set", f"detect.out={tmp_path / 'none'}",
+                 "--set", f"detect.tables_out={tmp_path / 'tables'}"])
+    assert code == 0 and (tmp_path / "tables" / "detect_comparison.csv").is_file()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lstmgan.detect.run import comparison_table
+from lstmgan.detect.run import comparison_table, generalisation_tables
 from lstmgan.detect.toy import write_toy_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +47,7 @@ def test_detect_notebook_end_to_end(tmp_path):
     assert (tmp_path / "models" / "custom_cnn-augmented.pt").is_file()
     table = comparison_table(tmp_path / "reports", tmp_path / "tables")
     assert len(table) == 1 and (tmp_path / "tables" / "detect_comparison.md").is_file()
+    by_compression, by_method = generalisation_tables(tmp_path / "reports", tmp_path / "tables")
+    assert list(by_compression.columns) == ["raw", "c23", "c40"]
+    assert by_compression.loc["custom_cnn-augmented", "raw"] == metrics["frame"]["auc"]
+    assert list(by_method.index) == [f"custom_cnn-augmented: {m}" for m in ("all", "lstm", "none")]

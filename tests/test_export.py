@@ -122,3 +122,24 @@ def test_plan_needs_val_test_identities(tmp_path) -> None:
                test_identities=1, write_videos=False)
     with pytest.raises(UserError, match="identities"):
         plan_export(FaceStore(tmp_path / "f"), ["lstm"], [0.5, 0.25, 0.25], 0)
+
+
+def test_cli_errors(tmp_path, capsys) -> None:
+    from lstmgan.cli import main
+
+    assert main(["export", "--params", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", "no-equals-sign"]) == 2
+    assert "METHOD=PATH" in capsys.readouterr().err
+    from test_evaluate import small_setup
+
+    store, params, _ = small_setup(tmp_path, identities=10, frames=2)
+    params_file = tmp_path / "params.yaml"
+    import yaml
+
+    params_file.write_text(yaml.safe_dump(params.to_dict()))
+    for cmd in ("evaluate", "export"):
+        assert main([cmd, "--params", str(params_file), "--checkpoint", f"lstm={tmp_path / 'nope.pt'}"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "nope.pt" in err and "\n" not in err
+    assert not (tmp_path / "deepfakes").exists() and not (tmp_path / "evalnets").exists()

@@ -69,7 +69,7 @@ def store_root(tmp_path_factory) -> Path:
 
 
 def _params(store_root: Path, *extra: str):
-    return load_params(ROOT / "params.yaml", [f"data.out={store_root}", *TINY, *extra])
+    return load_params(ROOT / "params.yaml", [f"data.out={store_root}", f"data.size={SIZE}", *TINY, *extra])
 
 
 def _train(store_root: Path, out: Path, *extra: str, resume: bool = False) -> dict:
@@ -208,7 +208,7 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
                "-m", "lstmgan", "train", "--params", str(ROOT / "params.yaml"), "--no-progress",
                "--out", str(tmp_path / "ck"), "--log-dir", str(tmp_path / "logs"),
                "--metrics", str(tmp_path / "metrics.json")]
-    for override in [f"data.out={store_root}", *TINY, "gan.steps=3", "gan.checkpoint_every=3"]:
+    for override in [f"data.out={store_root}", f"data.size={SIZE}", *TINY, "gan.steps=3", "gan.checkpoint_every=3"]:
         command += ["--set", override]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -218,3 +218,39 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
     assert len(digests) == 2 and digests[0] == digests[1]
     assert len(checkpoint["rng"]) == 2
     assert json.loads((tmp_path / "metrics.json").read_text())["processes"] == 2
+
+
+def test_metric_log_without_dvclive_writes_what_dvclive_writes(tmp_path, monkeypatch):
+    """The GPU machine has no dvclive: the hand-written TSV/JSON must match dvclive's layout."""
+    from lstmgan.train import MetricLog, read_history
+
+    rows = [(1, {"gen/total": 2.5, "disc/acc_real": 0.75, "lr": 1e-4}), (2, {"gen/total": 2.25, "lr": 2e-4})]
+
+    def write(folder: Path) -> None:
+        log = MetricLog(folder, resume_step=None)
+        for step, values in rows:
+            log.log(step, values)
+        log.close()
+
+    write(tmp_path / "dvclive")
+    monkeypatch.setitem(sys.modules, "dvclive", None)  # `import dvclive` now raises ImportError
+    write(tmp_path / "plain")
+    for folder in ("dvclive", "plain"):
+        history = read_history(tmp_path / folder)
+        assert history == {"gen/total": [(1, 2.5), (2, 2.25)], "disc/acc_real": [(1, 0.75)],
+                           "lr": [(1, 1e-4), (2, 2e-4)]}, folder
+        summary = json.loads((tmp_path / folder / "metrics.json").read_text())
+        assert summary["gen"]["total"] == 2.25 and summary["disc"]["acc_real"] == 0.75
+        assert summary["step"] == 2
+    dvclive_tsv = (tmp_path / "dvclive" / "plots" / "metrics" / "gen" / "total.tsv").read_text().split()
+    plain_tsv = (tmp_path / "plain" / "plots" / "metrics" / "gen" / "total.tsv").read_text().split()
+    assert dvclive_tsv[:2] == plain_tsv[:2] == ["step", "total"]
+    # resuming at step 1 drops the rows of the steps that will be trained again
+    log = MetricLog(tmp_path / "plain", resume_step=1)
+    log.log(2, {"gen/total": 9.0})
+    assert read_history(tmp_path / "plain")["gen/total"] == [(1, 2.5), (2, 9.0)]
+
+
+def test_a_store_of_another_size_than_data_size_is_a_user_error(store_root, tmp_path):
+    with pytest.raises(UserError, match=r"frames are 32 px but data.size is 64"):
+        _train(store_root, tmp_path, "data.size=64")

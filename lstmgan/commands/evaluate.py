@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from lstmgan.config import load_params
     from lstmgan.evaluate import evaluate_all
 
+    checkpoints = parse_checkpoints(args.checkpoint) or None
     params = load_params(args.params, args.overrides)
-    result = evaluate_all(params, device=args.device, checkpoints=parse_checkpoints(args.checkpoint) or None)
+    result = evaluate_all(params, device=args.device, checkpoints=checkpoints)
     print(result["table"].to_string(float_format=lambda v: f"{v:.4g}"))
     print(result["note"])
     print(f"metrics: {params.generate.metrics}; table: {params.generate.tables}/ablation.md")

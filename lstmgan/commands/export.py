@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from lstmgan.config import load_params
     from lstmgan.export import export_dataset
 
+    checkpoints = parse_checkpoints(args.checkpoint) or None
     params = load_params(args.params, args.overrides)
-    summary = export_dataset(params, device=args.device, checkpoints=parse_checkpoints(args.checkpoint) or None)
+    summary = export_dataset(params, device=args.device, checkpoints=checkpoints)
     for split, info in summary["splits"].items():
         print(f"{split}: {len(info['identities'])} identities, {info['real_videos']} real, "
               f"{info['fake_videos']} fake {info['fake_by_method']}")

@@ -64,7 +64,8 @@ class _StoreClips:
         records = sorted(store.split(split), key=lambda r: r.video_id)
         self.videos = [r for r in records if int(r.frames) >= clip_len]
         if not self.videos:
-            raise UserError(f"{getattr(store, 'root', 'the data set')}: no {split!r} video has {clip_len} frames or more; "
+            where = getattr(store, "root", "the data set")
+            raise UserError(f"{where}: no {split!r} video has {clip_len} frames or more; "
                             f"prepare a data set with a {split} split or lower gan.clip_len")
 
     def __getstate__(self) -> dict:

@@ -6,12 +6,13 @@
 - :mod:`~lstmgan.detect.metrics`: accuracy, balanced accuracy, AP, ROC-AUC, EER; video level
 - :mod:`~lstmgan.detect.train`: ``fit`` (records per epoch, best epoch on validation), ``predict``
 - :mod:`~lstmgan.detect.figures`: metrics plot, ROC/PR, confusion, prediction grid, heatmaps
-- :mod:`~lstmgan.detect.run`: ``run_detector`` (one DVC stage) and ``comparison_table``
+- :mod:`~lstmgan.detect.run`: ``run_detector`` (one DVC stage), ``comparison_table`` and
+  ``generalisation_tables`` (every stage's results side by side, for the report)
 - :mod:`~lstmgan.detect.toy`: a tiny labelled data set in the export format (tests, docs)
 """
 from __future__ import annotations
 
-__all__ = ["run_detector", "comparison_table"]
+__all__ = ["run_detector", "comparison_table", "generalisation_tables"]
 
 
 def __getattr__(name: str):

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from lstmgan.config import DetectParams, Params
 from lstmgan.detect import figures
@@ -293,3 +292,32 @@ def _markdown(table) -> str:
                  fmt(float(r.eval_images_per_s), 0)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def generalisation_tables(reports_dir: str | Path = "reports/detect", tables_dir: str | Path | None = "reports/tables"):
+    """Every stage's generalisation results side by side (frame-level ROC-AUC).
+
+    Returns ``(compression, method)`` DataFrames: ``compression`` has one row per
+    ``<model>-<variant>`` and one column per test compression; ``method`` one row per
+    ``<model>-<variant>: trained on <method|all>`` and one column per tested method. Written as
+    ``detect_generalisation_{compression,method}.csv`` under ``tables_dir`` (unless None); draw them
+    with :func:`lstmgan.detect.figures.generalisation_heatmap`.
+    """
+    import json
+
+    import pandas as pd
+
+    comp_rows, method_rows = {}, {}
+    for path in sorted(Path(reports_dir).glob("*/metrics.json")):
+        m = json.loads(path.read_text())
+        name = stage_name(m["model"], m["variant"])
+        comp_rows[name] = {c: (levels.get("frame") or {}).get("auc") for c, levels in m.get("compression", {}).items()}
+        for trained_on, row in m.get("cross_method_auc", {}).items():
+            method_rows[f"{name}: {trained_on}"] = row
+    compression = pd.DataFrame.from_dict(comp_rows, orient="index").astype(float)
+    method = pd.DataFrame.from_dict(method_rows, orient="index").astype(float)
+    compression.index.name, method.index.name = "detector", "detector: trained on"
+    if tables_dir is not None:
+        atomic_write_text(Path(tables_dir) / "detect_generalisation_compression.csv", compression.to_csv())
+        atomic_write_text(Path(tables_dir) / "detect_generalisation_method.csv", method.to_csv())
+    return compression, method

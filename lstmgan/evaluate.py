@@ -345,9 +345,10 @@ def ablation_table(results: list[MethodResult]):
 
 
 def paired_comparison(results: list[MethodResult], a: str = "lstm", b: str = "none",
-                      z: float = 2.0) -> dict[str, dict[str, float | str]]:
+                      z: float = 2.0, rel_tol: float = 0.005) -> dict[str, dict[str, float | str]]:
     """Per metric: mean of the paired per-video (or per-pair) difference ``a - b``, its standard
-    error, and a verdict ``better`` / ``worse`` / ``tie`` for ``a`` (tie unless |mean| > z * SE).
+    error, and a verdict ``better`` / ``worse`` / ``tie`` for ``a``: a tie unless |mean| > z * SE
+    (statistically clear) and |mean| > rel_tol * |mean of b| (large enough to matter).
 
     Both methods are evaluated on the same videos and the same cross-identity pairs, so pairing
     removes the video-to-video spread that would otherwise hide (or fake) a difference.
@@ -367,7 +368,8 @@ def paired_comparison(results: list[MethodResult], a: str = "lstm", b: str = "no
                 continue
             mean = float(d.mean())
             se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
-            if abs(mean) <= z * se or mean == 0:
+            scale = abs(float(np.nanmean([y.get(m, np.nan) for y in rb])))
+            if abs(mean) <= z * se or abs(mean) <= rel_tol * scale or mean == 0:
                 verdict = "tie"
             else:
                 a_better = mean > 0 if m in HIGHER_IS_BETTER else mean < 0
@@ -388,7 +390,7 @@ def lstm_verdict(comparison: dict[str, dict[str, float | str]]) -> str:
     else:
         head = "no measurable difference between the LSTM and the baseline"
     return (f"Measured (paired over the same videos, a difference counts when its mean exceeds twice its "
-            f"standard error): {head}. lstm better on {', '.join(groups['better']) or 'no metric'}; "
+            f"standard error and 0.5% of the baseline's value): {head}. lstm better on {', '.join(groups['better']) or 'no metric'}; "
             f"worse on {', '.join(groups['worse']) or 'no metric'}; tied on {', '.join(groups['tie']) or 'no metric'}.")
 
 

@@ -246,3 +246,11 @@ def test_interrupted_ingest_leaves_no_complete_looking_output(fomm_src, tmp_path
         ingest(fomm_src, out, size=32, detector="lbp")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no partial folder left either
+
+
+def test_ingest_is_deterministic(fomm_src, fomm_out, tmp_path):
+    again = ingest(fomm_src, tmp_path / "again", size=32, detector="lbp", detect_every=3, seed=0)
+    for name in ("manifest.csv", "cache/frames.npy", "cache/boxes.npy", "raw/test/id10004_t.mp4"):
+        assert (again / name).read_bytes() == (fomm_out / name).read_bytes(), name
+    other = ingest(fomm_src, tmp_path / "other", size=32, detector="lbp", detect_every=3, seed=5, val_fraction=0.5)
+    assert (other / "cache/frames.npy").read_bytes() == (fomm_out / "cache/frames.npy").read_bytes()

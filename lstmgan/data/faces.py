@@ -103,11 +103,16 @@ class FaceAlignmentDetector(FaceDetector):
     name = "face_alignment"
     has_landmarks = True
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "auto"):
         missing = missing_face_alignment_weights()
         if missing:
             raise UserError(_missing_fa_message(missing))
         import face_alignment
+        import torch
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
 
         # compile=False: torch.compile costs minutes on CPU and needs a compiler; eager is fine here.
         self._fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=device,
@@ -147,8 +152,11 @@ def _missing_fa_message(missing: list[str]) -> str:
             "(see docs/data.md), or use --detector lbp")
 
 
-def make_detector(name: str = "auto", device: str = "cpu") -> FaceDetector:
-    """The detector ``name`` (auto | face_alignment | lbp); ``auto`` falls back to LBP with a log line."""
+def make_detector(name: str = "auto", device: str = "auto") -> FaceDetector:
+    """The detector ``name`` (auto | face_alignment | lbp); ``auto`` falls back to LBP with a log line.
+
+    ``device`` is for face-alignment's networks: ``auto`` = CUDA when available, else CPU.
+    """
     if name == "lbp":
         return LBPDetector()
     if name == "face_alignment":
@@ -366,6 +374,8 @@ def detect_near(detector: FaceDetector, image: np.ndarray, previous: np.ndarray)
 
 # Every n-th keyframe searches the whole frame (to find faces that entered or a lost track).
 FULL_SEARCH_EVERY = 5
+# Between full searches, only the largest few faces are followed (each costs one windowed search).
+MAX_FOLLOWED = 3
 
 
 def find_face_track(frames: Iterable[np.ndarray], detector: FaceDetector, detect_every: int = 5,
@@ -392,7 +402,7 @@ def find_face_track(frames: Iterable[np.ndarray], detector: FaceDetector, detect
             found = detect_near(detector, small, previous)
         if not len(found):
             found = _dedupe(detector.detect(small))  # one box per face, or tracks would split
-        previous = found
+        previous = found[:MAX_FOLLOWED]  # the largest faces (after _dedupe, largest first)
         if len(found):
             found = found.copy()
             found[:, :4] /= scale

@@ -385,7 +385,7 @@ def _check_paths(src: Path, out: Path) -> None:
 def ingest(src: str | Path, out: str | Path, layout: str = "auto", size: int = 64, detector: str = "auto",
            crop_scale: float = 1.3, max_frames: int = 0, seed: int = 0, val_fraction: float = 0.1,
            test_fraction: float = 0.1, fps: float = 25, detect_every: int = 5, detect_size: int = 224,
-           smoothing: float = 2.0, device: str = "cpu", write_videos: bool = True) -> Path:
+           smoothing: float = 2.0, device: str = "auto", write_videos: bool = True) -> Path:
     """Crop the faces of the real videos under ``src`` into a face-video store at ``out``.
 
     Returns ``out``. Raises UserError (one line) for a missing/empty source, an unknown layout, a

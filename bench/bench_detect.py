@@ -53,7 +53,7 @@ def main() -> None:
                             "cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
                             "train_frames": m["train_frames"], "train_time_s": m["train_time_s"],
                             "train_images_per_s": m["train_images_per_s"], "frame_auc": m["frame"]["auc"],
-                            "threads": __import__("torch").get_num_threads(),
+                            "threads": m["threads"],
                             "load_avg_1min": round(os.getloadavg()[0], 2)})
     print(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
 

@@ -191,6 +191,7 @@ class DetectParams:
     cross_method: bool = True  # also train one detector per fake method and test it on every method
     grid_images: int = 16  # face crops in the prediction grid
     device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
+    threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
     per_model: dict[str, Any] = field(default_factory=lambda: {
         "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
         "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256}})

@@ -34,6 +34,7 @@ from lstmgan.errors import UserError
 
 log = logging.getLogger(__name__)
 
+EVALNETS_VERSION = 2  # bump when the networks change: saved weights of another version are retrained
 INPUT_SIZE = 64  # both networks see 64 x 64 faces; coordinates are rescaled to the frame size
 
 
@@ -61,7 +62,11 @@ def _prepare(frames: Tensor) -> Tensor:
 
 
 class LandmarkNet(nn.Module):
-    """(N,3,S,S) in [0,1] -> (N,68,2) landmark positions as fractions of the frame side."""
+    """(N,3,S,S) in [0,1] -> (N,68,2) landmark positions as fractions of the frame side.
+
+    Predicts the offset from the mean training layout (a buffer saved with the weights; the last
+    layer starts at zero), so it starts as the "mean face" predictor and only has to learn motion.
+    """
 
     def __init__(self, num_points: int = 68, width: int = 16):
         super().__init__()
@@ -70,10 +75,12 @@ class LandmarkNet(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(self.backbone.out_channels * 16, 256),
                                   nn.ReLU(inplace=True), nn.Linear(256, num_points * 2))
         nn.init.zeros_(self.head[-1].weight)
-        nn.init.constant_(self.head[-1].bias, 0.5)  # start at the centre of the frame
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("mean_layout", torch.full((num_points, 2), 0.5))
 
     def forward(self, frames: Tensor) -> Tensor:
-        return self.head(self.backbone(_prepare(frames))).view(-1, self.num_points, 2)
+        offset = self.head(self.backbone(_prepare(frames))).view(-1, self.num_points, 2)
+        return self.mean_layout + 0.1 * offset
 
 
 class IdentityNet(nn.Module):
@@ -137,6 +144,8 @@ def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net = LandmarkNet().to(device)
+    with torch.no_grad():
+        net.mean_layout.copy_(torch.from_numpy(np.nanmean(lms[ok], axis=0) / size))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
     net.train()
@@ -336,7 +345,7 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     out = Path(out or g.evalnets_out)
     kind = store.meta.get("kind", "")
     size = store.size
-    fingerprint = {"store": str(store.root), "frames": int(len(store.all_frames)), "size": size,
+    fingerprint = {"evalnets_version": EVALNETS_VERSION, "store": str(store.root), "frames": int(len(store.all_frames)), "size": size,
                    "steps": g.evalnet_steps, "batch": g.evalnet_batch, "lr": g.evalnet_lr, "seed": params.seed}
     meta_path = out / "evalnets.json"
     saved = json.loads(meta_path.read_text()) if reuse and meta_path.is_file() else None

@@ -22,6 +22,15 @@ from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
 
 
+@pytest.fixture
+def one_thread():
+    """Small CPU work runs far faster on one torch thread when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     return write_toy_dataset(tmp_path_factory.mktemp("toy") / "deepfakes", frames=4, videos_per_split=2)
@@ -156,7 +165,7 @@ def test_materialised_augmentation_is_fixed(toy):
 
 # ------------------------------------------------------------------------------------- models
 @pytest.mark.parametrize("name", MODELS)
-def test_each_model_runs_at_64_px(name):
+def test_each_model_runs_at_64_px(name, one_thread):
     built = build_detector(name, "false", hidden=16, dropout=0.5)
     assert not built.pretrained
     model = built.model.eval()
@@ -231,7 +240,7 @@ def _tiny_fit(toy, seed: int, epochs: int = 2):
     return model, val, result
 
 
-def test_fit_keeps_the_best_validation_epoch_and_is_deterministic(toy):
+def test_fit_keeps_the_best_validation_epoch_and_is_deterministic(toy, one_thread):
     model, val, result = _tiny_fit(toy, seed=0, epochs=3)
     assert [r["epoch"] for r in result.records] == [1, 2, 3]
     expected = min(result.records, key=lambda r: r["val_loss"])["epoch"]

@@ -18,7 +18,7 @@ def test_detect_notebook_end_to_end(tmp_path):
     data = write_toy_dataset(tmp_path / "deepfakes", frames=3, videos_per_split=2)
     detect = {"epochs": 2, "max_train_frames": 24, "max_eval_frames": 0, "max_test_frames": 0, "batch_size": 8, "hidden": 16,
               "out": str(tmp_path / "reports"), "models_out": str(tmp_path / "models"),
-              "tables_out": str(tmp_path / "tables"), "grid_images": 4}
+              "tables_out": str(tmp_path / "tables"), "grid_images": 4, "threads": 1}
     out_nb = tmp_path / "04.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "04_detectors.ipynb"), str(out_nb), kernel_name="lstmgan", cwd=str(ROOT),
@@ -30,6 +30,7 @@ def test_detect_notebook_end_to_end(tmp_path):
     metrics = json.loads((stage / "metrics.json").read_text())
     assert metrics["model"] == "custom_cnn" and metrics["variant"] == "augmented"
     assert metrics["weights"] == "scratch" and metrics["parameters"] > 100_000
+    assert metrics["threads"] == 1 and metrics["device"] == "cpu"
     assert metrics["test_frames"] == 18  # 2 test videos x 3 frames x (real + 2 methods), raw
     assert set(metrics["compression"]) == {"raw", "c23", "c40"}
     for level in ("frame", "video"):

@@ -87,7 +87,21 @@ def run_detector(params: Params, model_name: str, variant: str, data_dir: str | 
     ``data_dir`` defaults to ``generate.out``; ``out_dir`` to ``<detect.out>/<model>-<variant>``;
     ``models_dir`` to ``detect.models_out``. Returns the content of ``metrics.json``.
     """
+    import torch
+
+    threads, wanted = torch.get_num_threads(), params.detect.for_model(model_name).threads
+    if wanted > 0:
+        torch.set_num_threads(wanted)
+    try:
+        return _run_detector(params, model_name, variant, data_dir, out_dir, models_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_detector(params: Params, model_name: str, variant: str, data_dir: str | Path | None,
+                  out_dir: str | Path | None, models_dir: str | Path | None) -> dict[str, Any]:
     import pandas as pd
+    import torch
 
     if model_name not in MODELS:
         raise UserError(f"--model {model_name!r}: choose one of {', '.join(MODELS)}")
@@ -148,7 +162,7 @@ def run_detector(params: Params, model_name: str, variant: str, data_dir: str | 
         "model": model_name, "variant": variant,
         "weights": "pretrained" if built.pretrained else "scratch",
         "parameters": count_parameters(model),
-        "device": str(resolve_device(cfg.device)),
+        "device": str(resolve_device(cfg.device)), "threads": torch.get_num_threads(),
         "image_size": cfg.image_size, "epochs": cfg.epochs, "best_epoch": result.best_epoch,
         "select_on": cfg.select_on,
         "train_frames": result.extra["n_train"], "val_frames": result.extra["n_val"],

@@ -115,6 +115,12 @@ def to_uint8(frames: Tensor) -> np.ndarray:
     return (frames.detach().float().clamp(0, 1).mul(255).round().byte().movedim(-3, -1).cpu().numpy())
 
 
+def set_cpu_threads(threads: int) -> None:
+    """Use ``threads`` torch CPU threads (0 keeps torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a UserError."""
     if name == "auto":

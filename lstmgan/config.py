@@ -133,6 +133,7 @@ class GenerateParams:
     methods: list[str] = field(default_factory=lambda: ["lstm", "none"])  # checkpoints <gan.out>/<m>/latest.pt
     device: str = "auto"  # auto = cuda when available, else cpu
     batch_size: int = 8  # driving frames per generator call (the ConvLSTM state is carried across calls)
+    threads: int = 1  # CPU torch threads for this stage (small 64 px ops: 1 beats 2 on a shared box); 0 = default
     relative: bool = True  # relative motion (driving change applied to the source pose)
     adapt_scale: bool = True  # scale relative motion by the ratio of keypoint convex-hull areas
     # --- evaluation (reconstruction: first frame = source, same video drives) ---

@@ -445,8 +445,11 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     from lstmgan.utils.io import atomic_write_json, atomic_write_text
     from lstmgan.utils.seed import seed_everything
 
+    from lstmgan.animate import set_cpu_threads
+
     g = params.generate
     seed_everything(params.seed)
+    set_cpu_threads(g.threads)
     dev = resolve_device(device or g.device)
     store = store or open_store(params.data.out)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}

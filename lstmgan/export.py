@@ -163,6 +163,9 @@ def export_dataset(params, store=None, device: str | None = None,
     if g.export_frame_step < 1:
         raise UserError(f"generate.export_frame_step must be >= 1, got {g.export_frame_step}")
     store = store or open_store(params.data.out)
+    from lstmgan.animate import set_cpu_threads
+
+    set_cpu_threads(g.threads)
     dev = resolve_device(device or g.device)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
     from lstmgan.evaluate import check_checkpoints

@@ -96,19 +96,12 @@ def _peak_memory_mb(device) -> float:
 def bench(params, device, steps: int, warmup: int) -> dict:
     import torch
 
-    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
-    from lstmgan.train import autocast_dtype, make_optimizers, train_step
+    from lstmgan.train import autocast_dtype, build_models, make_optimizers, train_step
 
     gan = params.gan
     size = params.data.size
     torch.manual_seed(params.seed)
-    nets = build_networks(gan, size)
-    for net in nets.values():
-        net.to(device)
-        if gan.channels_last and device.type == "cuda":
-            net.to(memory_format=torch.channels_last)
-    gen = GeneratorFullModel(nets, gan, size).to(device)
-    disc = DiscriminatorFullModel(nets, gan, size).to(device)
+    nets, gen, disc = build_models(gan, size, device)
     optimizers, _ = make_optimizers(nets, gan)
     amp = autocast_dtype(gan, device)
     source = torch.rand(gan.batch_size, 3, size, size, device=device)
@@ -163,7 +156,7 @@ def main() -> int:
 
     import torch
 
-    from lstmgan.commands.train import load_with_configs
+    from lstmgan.config import load_params
 
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
@@ -189,7 +182,7 @@ def main() -> int:
         overrides = [*args.overrides, f"gan.temporal={temporal}"]
         if args.batch:
             overrides.append(f"gan.batch_size={args.batch}")
-        params = load_with_configs(args.params, configs, overrides)
+        params = load_params(args.params, overrides, configs=configs)
         if cuda:
             torch.cuda.empty_cache()
         results.append(bench(params, device, steps, warmup))

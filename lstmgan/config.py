@@ -362,27 +362,49 @@ def params_from_dict(raw: Mapping[str, Any], where: str = "params") -> Params:
     return _build(Params, raw, "", where)
 
 
-def load_params(
-    path: str | Path = "params.yaml",
-    overrides: Sequence[str] | Mapping[str, Any] = (),
-    sections: Mapping[str, Any] | None = None,
-) -> Params:
-    """Read ``path`` and return validated :class:`Params`.
-
-    ``overrides`` are ``"section.key=value"`` strings (or a mapping of dotted keys to values);
-    ``sections`` replaces whole top-level sections (what papermill injects from ``-f params.yaml``;
-    ``None`` values are ignored so a notebook's default cell falls back to the file).
-    """
-    path = Path(path)
-    where = str(path)
-    if not path.exists():
-        raise ConfigError(f"{where}: no such file; run from the project root or pass --params PATH")
+def _read_yaml(path: Path, hint: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; {hint}")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of sections at the top level")
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return raw
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """Deep-merge ``extra`` into ``base`` (sections are merged key by key, values replaced)."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def load_params(
+    path: str | Path | None = "params.yaml",
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    sections: Mapping[str, Any] | None = None,
+    configs: Sequence[str | Path] = (),
+) -> Params:
+    """Read ``path`` and return validated :class:`Params`.
+
+    ``configs`` are extra params-style files merged over it key by key, in order (e.g.
+    ``configs/vox256.yaml``); ``overrides`` are ``"section.key=value"`` strings (or a mapping of
+    dotted keys to values) applied last; ``sections`` replaces whole top-level sections (what
+    papermill injects from ``-f params.yaml``; ``None`` values are ignored so a notebook's default
+    cell falls back to the file). ``path=None`` starts from the built-in defaults instead of a file.
+    """
+    if path is None:
+        where, raw = "defaults", Params().to_dict()
+    else:
+        where = str(path)
+        raw = _read_yaml(Path(path), "run from the project root or pass --params PATH")
+    for config in configs:
+        _merge(raw, _read_yaml(Path(config), "see configs/ for the shipped configurations"))
+        where = f"{where} + {config}"
     for name, value in (sections or {}).items():
         if value is not None:
             raw[name] = value

@@ -91,6 +91,21 @@ def lr_factor(gan: GanParams) -> Callable[[int], float]:
     return factor
 
 
+def build_models(gan: GanParams, image_size: int, device: torch.device):
+    """The networks on ``device`` (channels-last on CUDA when asked) and the two full models that
+    compute the generator's and the discriminator's losses."""
+    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
+
+    nets = build_networks(gan, image_size)
+    for net in nets.values():
+        net.to(device)
+        if gan.channels_last and device.type == "cuda":
+            net.to(memory_format=torch.channels_last)
+    gen_full = GeneratorFullModel(nets, gan, image_size).to(device)
+    disc_full = DiscriminatorFullModel(nets, gan, image_size).to(device)
+    return nets, gen_full, disc_full
+
+
 def make_optimizers(nets: Mapping[str, nn.Module], gan: GanParams):
     """Adam (betas 0.5, 0.999) for the generator side and for the discriminator(s), with schedules."""
     gen_params = [p for name in ("kp_detector", "generator") for p in nets[name].parameters()]
@@ -421,7 +436,6 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     from torch.utils.data import DataLoader, DistributedSampler
 
     from lstmgan.data.clips import ClipDataset, FixedClipDataset, fixed_batches, open_store
-    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
 
     gan = params.gan
     is_main = rank == 0
@@ -447,13 +461,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
 
     # ---- model and optimisers (identical initial weights on every process)
     seed_everything(params.seed)
-    nets = build_networks(gan, image_size)
-    for net in nets.values():
-        net.to(device)
-        if gan.channels_last and device.type == "cuda":
-            net.to(memory_format=torch.channels_last)
-    gen_full = GeneratorFullModel(nets, gan, image_size).to(device)
-    disc_full = DiscriminatorFullModel(nets, gan, image_size).to(device)
+    nets, gen_full, disc_full = build_models(gan, image_size, device)
     optimizers, schedulers = make_optimizers(nets, gan)
     amp = autocast_dtype(gan, device)
 

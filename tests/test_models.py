@@ -297,10 +297,10 @@ def test_perceptual_off_without_cached_weights(tmp_path, caplog) -> None:
 def test_vox256_config_builds_fomm_scale_networks() -> None:
     from pathlib import Path
 
-    from lstmgan.commands.train import load_with_configs
+    from lstmgan.config import load_params
 
     root = Path(__file__).resolve().parents[1]
-    params = load_with_configs(str(root / "params.yaml"), [str(root / "configs/vox256.yaml")], [])
+    params = load_params(root / "params.yaml", configs=[root / "configs/vox256.yaml"])
     assert params.data.size == 256 and params.gan.num_kp == 10
     nets = build_networks(params.gan, params.data.size)
     counts = {name: sum(p.numel() for p in net.parameters()) for name, net in nets.items()}

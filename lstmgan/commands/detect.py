@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from lstmgan.commands import add_params_options, params_from_args
+
 MODELS = ("vgg19", "densenet121", "resnet18", "custom_cnn")
 VARIANTS = ("base", "augmented", "grayscale")
 
@@ -25,9 +27,7 @@ VARIANTS = ("base", "augmented", "grayscale")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, default="resnet18", help="detector (default: resnet18)")
     parser.add_argument("--variant", choices=VARIANTS, default="base", help="data variant (default: base)")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                        help="override one param, e.g. --set detect.epochs=5 (repeatable)")
+    add_params_options(parser, example="detect.epochs=5")
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="exported detection data set (default: generate.out)")
     parser.add_argument("--out", default=None, metavar="DIR",
@@ -39,10 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from lstmgan.config import load_params
     from lstmgan.detect.run import comparison_table, run_detector
 
-    params = load_params(args.params, args.overrides)
+    params = params_from_args(args)
     if args.table:
         table = comparison_table(params.detect.out, params.detect.tables_out)
         print(table.to_string(index=False))

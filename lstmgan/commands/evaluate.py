@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 
+from lstmgan.commands import add_params_options, params_from_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                        help="override one param, e.g. --set generate.eval_videos=4 (repeatable)")
+    add_params_options(parser, example="generate.eval_videos=4")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                         help="a checkpoint to evaluate under a name (default: <gan.out>/<method>/latest.pt "
                              "for each of generate.methods)")
@@ -43,11 +43,10 @@ def parse_checkpoints(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstmgan.config import load_params
     from lstmgan.evaluate import evaluate_all
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
-    params = load_params(args.params, args.overrides)
+    params = params_from_args(args)
     result = evaluate_all(params, device=args.device, checkpoints=checkpoints)
     print(result["table"].to_string(float_format=lambda v: f"{v:.4g}"))
     print(result["note"])

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 
+from lstmgan.commands import add_params_options, params_from_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                        help="override one param, e.g. --set generate.export_frame_step=8 (repeatable)")
+    add_params_options(parser, example="generate.export_frame_step=2")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                         help="a generator under a method name (default: <gan.out>/<method>/latest.pt for "
                              "each of generate.methods)")
@@ -31,11 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lstmgan.commands.evaluate import parse_checkpoints
-    from lstmgan.config import load_params
     from lstmgan.export import export_dataset
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
-    params = load_params(args.params, args.overrides)
+    params = params_from_args(args)
     summary = export_dataset(params, device=args.device, checkpoints=checkpoints)
     for split, info in summary["splits"].items():
         print(f"{split}: {len(info['identities'])} identities, {info['real_videos']} real, "

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 
+from lstmgan.commands import add_params_options, params_from_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter, e.g. --set data.size=128 (repeatable)")
+    add_params_options(parser, example="data.identities=8")
     parser.add_argument("--out", default=None, help="write here instead of data.out")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstmgan.config import load_params
     from lstmgan.data.prepare import prepare
 
-    params = load_params(args.params, overrides=args.overrides)
+    params = params_from_args(args)
     print(prepare(params, out=args.out))
     return 0

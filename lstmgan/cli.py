@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "prepare": "run the data stage from params.yaml (synth or ingest, then compress)",
     "train": "train the LSTM-GAN (or the first-order-motion baseline) from params.yaml",
     "animate": "animate a source face image with the motion of a driving video",
+    "evalnets": "train the landmark (AKD) and identity (AED) measuring networks once, cached",
     "evaluate": "evaluate checkpoints by the first-order-motion reconstruction protocol",
     "export": "export a labelled real/fake detection data set from trained generators",
     "detect": "train and evaluate one deepfake detector on an exported data set",

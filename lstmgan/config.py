@@ -147,6 +147,7 @@ class GenerateParams:
     evalnet_steps: int = 300
     evalnet_batch: int = 32
     evalnet_lr: float = 2.0e-3
+    evalnet_metrics: str = "reports/metrics/evalnets.json"  # `lstmgan evalnets`: their own quality
     identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
     # --- reports ---
     reports: str = "reports/generate"

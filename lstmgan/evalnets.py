@@ -34,7 +34,7 @@ from lstmgan.errors import UserError
 
 log = logging.getLogger(__name__)
 
-EVALNETS_VERSION = 2  # bump when the networks change: saved weights of another version are retrained
+EVALNETS_VERSION = 3  # bump when the networks change: saved weights of another version are retrained
 INPUT_SIZE = 64  # both networks see 64 x 64 faces; coordinates are rescaled to the frame size
 
 
@@ -62,25 +62,55 @@ def _prepare(frames: Tensor) -> Tensor:
 
 
 class LandmarkNet(nn.Module):
-    """(N,3,S,S) in [0,1] -> (N,68,2) landmark positions as fractions of the frame side.
+    """(N,3,S,S) in [0,1] -> (N,68,2) landmark positions in pixels of the S x S frame.
 
-    Predicts the offset from the mean training layout (a buffer saved with the weights; the last
-    layer starts at zero), so it starts as the "mean face" predictor and only has to learn motion.
+    Why heatmaps: a global regression head (flatten -> linear) must learn every landmark's position
+    as a function of the whole image and plateaued near 1 px, above the sub-pixel motions AKD has
+    to resolve. Here a small encoder-decoder keeps a 32 x 32 map (stride 2) per landmark and the
+    position is its soft-argmax (the expectation of the softmax over cells, "integral regression"),
+    which is differentiable, trained directly with L1 on coordinates and sub-pixel by construction.
+    Skip connections from the 32 and 16 px encoder stages keep local detail; the 8 x 8 stage sees the
+    whole face for context. Pixel centres are at integer coordinates (as in the data stage), so
+    cell ``j`` of a stride-``s`` map is centred at ``s * j + (s - 1) / 2`` input pixels.
     """
+
+    STRIDE = 2
 
     def __init__(self, num_points: int = 68, width: int = 16):
         super().__init__()
+        w = width
         self.num_points = num_points
-        self.backbone = _Backbone(width)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(self.backbone.out_channels * 16, 256),
-                                  nn.ReLU(inplace=True), nn.Linear(256, num_points * 2))
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
-        self.register_buffer("mean_layout", torch.full((num_points, 2), 0.5))
+        self.enc32 = nn.Sequential(_conv(3, w, 2), _conv(w, 2 * w))  # 32 x 32
+        self.enc16 = nn.Sequential(_conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w))  # 16 x 16
+        self.enc8 = nn.Sequential(_conv(4 * w, 8 * w, 2), _conv(8 * w, 8 * w))  # 8 x 8
+        self.up8 = nn.Sequential(nn.Conv2d(8 * w, 4 * w, 1, bias=False), nn.BatchNorm2d(4 * w))
+        self.dec16 = nn.Sequential(_conv(4 * w, 4 * w), _conv(4 * w, 4 * w))
+        self.up16 = nn.Sequential(nn.Conv2d(4 * w, 2 * w, 1, bias=False), nn.BatchNorm2d(2 * w))
+        self.dec32 = _conv(2 * w, 2 * w)
+        self.heat = nn.Conv2d(2 * w, num_points, 1)
+        cells = torch.arange(INPUT_SIZE // self.STRIDE, dtype=torch.float32)
+        self.register_buffer("cell_centres", cells * self.STRIDE + (self.STRIDE - 1) / 2, persistent=False)
+
+    def heatmaps(self, frames: Tensor) -> Tensor:
+        """(N,3,S,S) -> (N,68,32,32) logits over the cells of the 64 px input."""
+        x32 = self.enc32(_prepare(frames))
+        x16 = self.enc16(x32)
+        x8 = self.enc8(x16)
+        x = self.dec16(F.relu(x16 + F.interpolate(self.up8(x8), scale_factor=2, mode="nearest")))
+        x = self.dec32(F.relu(x32 + F.interpolate(self.up16(x), scale_factor=2, mode="nearest")))
+        return self.heat(x)
 
     def forward(self, frames: Tensor) -> Tensor:
-        offset = self.head(self.backbone(_prepare(frames))).view(-1, self.num_points, 2)
-        return self.mean_layout + 0.1 * offset
+        logits = self.heatmaps(frames)
+        n, k, h, w = logits.shape
+        prob = logits.flatten(2).softmax(-1).view(n, k, h, w)
+        x = (prob.sum(2) * self.cell_centres[:w]).sum(-1)
+        y = (prob.sum(3) * self.cell_centres[:h]).sum(-1)
+        pts = torch.stack([x, y], -1)  # pixels of the 64 px input
+        size = frames.shape[-1]
+        if size != INPUT_SIZE:  # pixel centres: (p + 0.5) scales with the frame, not p
+            pts = (pts + 0.5) * (size / INPUT_SIZE) - 0.5
+        return pts
 
 
 class IdentityNet(nn.Module):
@@ -130,66 +160,135 @@ def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
     return (x * gain + bias).clamp(0, 1)
 
 
+def _landmark_rows(store, split: str, max_per_video: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``split`` whose 68 ground-truth landmarks are all known, and those landmarks."""
+    rows = _split_rows(store, split, max_per_video)
+    lms = np.asarray(store._landmarks[rows], np.float32) if len(rows) else np.zeros((0, 68, 2), np.float32)
+    ok = np.isfinite(lms).all(axis=(1, 2))
+    return rows[ok], lms[ok]
+
+
+def _mirror_order() -> list[int]:
+    """iBUG-300W 68-point index of each landmark's mirror partner (left eye <-> right eye, ...)."""
+    order = list(range(68))
+
+    def swap(a: list[int], b: list[int]) -> None:
+        for i, j in zip(a, b):
+            order[i], order[j] = j, i
+
+    swap(list(range(0, 8)), list(range(16, 8, -1)))  # jaw
+    swap(list(range(17, 22)), list(range(26, 21, -1)))  # brows
+    swap([31, 32], [35, 34])  # nostrils
+    swap([36, 37, 38, 39, 40, 41], [45, 44, 43, 42, 47, 46])  # eyes
+    swap([48, 49, 50, 55, 56], [54, 53, 52, 59, 58])  # outer lips
+    swap([60, 61, 65], [64, 63, 67])  # inner lips
+    return order
+
+
+MIRROR_ORDER = _mirror_order()
+
+
+def _random_affine(x: Tensor, pts: Tensor, gen: torch.Generator, rotate_deg: float = 12.0,
+                   scale: float = 0.12, aspect: float = 0.08, shift_px: float = 4.0,
+                   mirror: bool = True) -> tuple[Tensor, Tensor]:
+    """Warp frames by a small random similarity (plus aspect change and, half the time, a mirror)
+    and move the landmarks *exactly* with them.
+
+    In grid_sample's normalised coordinates (align_corners=False: pixel ``p`` of an ``S`` px side is
+    at ``(2p + 1) / S - 1``) output point ``o`` samples input point ``A o + t``, so a landmark at
+    input ``q`` lands at ``A^-1 (q - t)``. Bilinear resampling blurs slightly; the landmarks stay
+    exact. With only a few train identities, these warps (and mirrored faces, whose landmarks swap
+    sides) are what make the network generalise to unseen face shapes.
+    """
+    n, size = x.shape[0], x.shape[-1]
+    u = (torch.rand(n, 6, generator=gen) * 2 - 1).to(x.device)
+    ang = torch.deg2rad(u[:, 0] * rotate_deg)
+    sx = (1 + u[:, 1] * scale) * (1 + u[:, 2] * aspect)
+    sy = (1 + u[:, 1] * scale) / (1 + u[:, 2] * aspect)
+    flip = (u[:, 5] < 0) if mirror else torch.zeros(n, dtype=torch.bool, device=x.device)
+    sx = torch.where(flip, -sx, sx)
+    t = u[:, 3:5] * (2 * shift_px / size)
+    a = torch.stack([torch.stack([torch.cos(ang) * sx, -torch.sin(ang) * sy], -1),
+                     torch.stack([torch.sin(ang) * sx, torch.cos(ang) * sy], -1)], -2)
+    grid = F.affine_grid(torch.cat([a, t[:, :, None]], -1), list(x.shape), align_corners=False)
+    warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    q = (2 * pts + 1) / size - 1
+    o = torch.linalg.solve(a, (q - t[:, None, :]).transpose(1, 2)).transpose(1, 2)
+    out = ((o + 1) * size - 1) / 2
+    if pts.shape[1] == len(MIRROR_ORDER):
+        out = torch.where(flip[:, None, None], out[:, MIRROR_ORDER], out)
+    return warped, out
+
+
+def _colour_jitter(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Random channel order, per-image and per-channel gain/offset (keeps geometry, so landmarks stay
+    valid); unseen identities have unseen skin, hair and eye colours."""
+    n = x.shape[0]
+    perm = torch.argsort(torch.rand(n, 3, generator=gen), dim=1).to(x.device)
+    x = torch.gather(x, 1, perm[:, :, None, None].expand_as(x))
+    gain = 1 + 0.4 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) + 0.2 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5)
+    bias = 0.2 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) + 0.1 * (torch.rand(n, 3, 1, 1, generator=gen) - 0.5)
+    return (x * gain.to(x.device) + bias.to(x.device)).clamp(0, 1)
+
+
 def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
                        device: torch.device | str = "cpu") -> tuple[LandmarkNet, dict[str, float]]:
-    """Train on the train split's ground-truth landmarks; report mean abs error (px) on val/test."""
+    """Train on the train split's ground-truth landmarks (L1 on pixel coordinates, random similarity
+    warps and colour jitter); report mean abs error (px) on val/test and the training seconds."""
+    import time
+
+    from tqdm.auto import tqdm
+
     device = torch.device(device)
-    size = store.size
-    rows = _split_rows(store, "train")
-    lms = np.asarray(store._landmarks[rows])
-    ok = np.isfinite(lms).all(axis=(1, 2))
-    rows = rows[ok]
+    rows, lms = _landmark_rows(store, "train")
     if len(rows) == 0:
         raise UserError(f"{store.root}: the train split has no ground-truth landmarks to train the landmark network")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net = LandmarkNet().to(device)
-    with torch.no_grad():
-        net.mean_layout.copy_(torch.from_numpy(np.nanmean(lms[ok], axis=0) / size))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.1)
     net.train()
-    from tqdm.auto import tqdm
-
+    start = time.perf_counter()
     for _ in tqdm(range(steps), desc="landmark net", leave=False, mininterval=5):
-        pick = rows[torch.randint(len(rows), (batch,), generator=gen).numpy()]
-        x = _augment(_batch(store, pick, device), gen)
-        y = torch.from_numpy(np.asarray(store._landmarks[np.sort(pick)])[np.argsort(np.argsort(pick))]).to(device) / size
-        loss = F.l1_loss(net(x), y)
+        pick = torch.randint(len(rows), (batch,), generator=gen).numpy()
+        x = _batch(store, rows[pick], device)
+        x, y = _random_affine(x, torch.from_numpy(lms[pick]).to(device), gen)
+        loss = F.l1_loss(net(_colour_jitter(x, gen)), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
+    seconds = time.perf_counter() - start
     net.eval()
-    report = {}
+    report: dict[str, float] = {}
     for split in ("val", "test"):
         err = landmark_error(store, net, split, device)
         if err is not None:
             report[f"{split}_mae_px"] = err
     report["train_steps"] = steps
+    report["train_seconds"] = round(seconds, 1)
     return net, report
 
 
 @torch.inference_mode()
 def landmark_error(store, net: LandmarkNet, split: str, device: torch.device | str = "cpu",
-                   max_per_video: int = 12) -> float | None:
+                   max_per_video: int = 24) -> float | None:
     """Mean absolute landmark error in pixels on ``split`` (None if it has no landmarks)."""
-    rows = _split_rows(store, split, max_per_video)
+    rows, gt = _landmark_rows(store, split, max_per_video)
     if len(rows) == 0:
         return None
-    gt = np.asarray(store._landmarks[rows])
-    ok = np.isfinite(gt).all(axis=(1, 2))
-    if not ok.any():
-        return None
-    pred = predict_landmarks(net, _batch(store, rows[ok], torch.device(device)), store.size)
-    return float(np.abs(pred - gt[ok]).mean())
+    pred = predict_landmarks(net, _batch(store, rows, torch.device(device)), store.size)
+    return float(np.abs(pred - gt).mean())
 
 
 @torch.inference_mode()
-def predict_landmarks(net: LandmarkNet, frames: Tensor, size: int, chunk: int = 64) -> np.ndarray:
-    """(N,3,S,S) in [0,1] -> (N,68,2) pixel coordinates in the S x S frame."""
+def predict_landmarks(net: LandmarkNet, frames: Tensor, size: int | None = None, chunk: int = 64) -> np.ndarray:
+    """(N,3,S,S) in [0,1] -> (N,68,2) pixel coordinates in the S x S frame (``size`` is S, checked)."""
+    if size is not None and frames.shape[-1] != size:
+        raise ValueError(f"frames are {frames.shape[-1]} px, expected {size}")
     out = [net(frames[i:i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
-    return (torch.cat(out) * size).numpy()
+    return torch.cat(out).numpy()
 
 
 def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
@@ -211,8 +310,11 @@ def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
     net.train()
+    import time
+
     from tqdm.auto import tqdm
 
+    start = time.perf_counter()
     for _ in tqdm(range(steps), desc="identity net", leave=False, mininterval=5):
         pick = torch.randint(len(rows_a), (batch,), generator=gen).numpy()
         x = _augment(_batch(store, rows_a[pick], device), gen)
@@ -222,9 +324,11 @@ def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
         loss.backward()
         opt.step()
         sched.step()
+    seconds = time.perf_counter() - start
     net.eval()
     report = verification_report(store, net, seed, device)
     report["train_steps"] = steps
+    report["train_seconds"] = round(seconds, 1)
     report["train_identities"] = len(ids)
     return net, report
 
@@ -402,6 +506,17 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
                             identity_source=id_source)
     atomic_write_json(meta_path, {"fingerprint": fingerprint, **asdict(report)})
     return EvalNets(size, landmark_fn, embed_fn, report)
+
+
+def evalnets_metrics(report: EvalNetsReport) -> dict[str, Any]:
+    """The flat metrics JSON of ``lstmgan evalnets`` (None where a network is not used)."""
+    lm, ident = report.landmarks, report.identity
+    return {"landmark_source": report.landmark_source, "identity_source": report.identity_source,
+            "landmark_test_mae_px": lm.get("test_mae_px"), "landmark_val_mae_px": lm.get("val_mae_px"),
+            "landmark_test_motion_mae_px": lm.get("test_motion_mae_px"),
+            "landmark_train_steps": lm.get("train_steps"), "landmark_train_seconds": lm.get("train_seconds"),
+            "identity_test_verification_accuracy": ident.get("test_verification_accuracy"),
+            "identity_train_steps": ident.get("train_steps"), "identity_train_seconds": ident.get("train_seconds")}
 
 
 def _fan_landmarks(size: int, device) -> tuple[Callable[[Tensor], np.ndarray] | None, str]:

@@ -3,7 +3,7 @@
 Prints one JSON object: per model x variant the stage wall time, CPU time, training images/s, and
 the machine's load average (timings on a busy machine are upper bounds).
 
-  python bench/bench_detect.py --models vgg19 resnet18 --variants base --data /tmp/toy_bench
+  python bench/detect.py --models vgg19 resnet18 --variants base --data /tmp/toy_bench
 """
 from __future__ import annotations
 

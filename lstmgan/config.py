@@ -144,9 +144,9 @@ class GenerateParams:
     warp_threshold: float = 0.05  # warping error: pixels whose ground truth the flow explains within this
     # --- evaluation networks (AKD landmarks, AED identity) trained on the store's train split ---
     evalnets_out: str = "models/evalnets"
-    evalnet_steps: int = 300
+    evalnet_steps: int = 1000  # ~80 s for the landmark net on one CPU core (heatmaps, soft-argmax)
     evalnet_batch: int = 32
-    evalnet_lr: float = 2.0e-3
+    evalnet_lr: float = 3.0e-3
     evalnet_metrics: str = "reports/metrics/evalnets.json"  # `lstmgan evalnets`: their own quality
     identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
     # --- reports ---

@@ -7,8 +7,10 @@ re-identification network trained on real faces. The embedded procedural faces a
 so we train both measuring networks here, on the store's **train** split only (the split the GAN
 trained on; evaluation runs on the test split), and report how good each one is:
 
-* :class:`LandmarkNet` regresses the 68 ground-truth landmarks; its own mean absolute error on the
-  test split is reported beside the AKD it measures (an AKD is only meaningful when well above it).
+* :class:`LandmarkNet` locates the 68 ground-truth landmarks (heatmaps + soft-argmax); its own mean
+  absolute error on the test split is reported beside the AKD it measures (an AKD is only meaningful
+  when well above it), and so is its error on landmark *motion* within a video (displacement from
+  the first frame), which is what limits AKD: a constant per-face offset cancels in AKD.
 * :class:`IdentityNet` embeds a face (unit vector) and is trained to classify the train identities;
   its verification accuracy (same / different identity for pairs of frames of *unseen* test
   identities, threshold chosen on the val split) is reported beside the AED.
@@ -66,15 +68,15 @@ class LandmarkNet(nn.Module):
 
     Why heatmaps: a global regression head (flatten -> linear) must learn every landmark's position
     as a function of the whole image and plateaued near 1 px, above the sub-pixel motions AKD has
-    to resolve. Here a small encoder-decoder keeps a 32 x 32 map (stride 2) per landmark and the
+    to resolve. Here a small encoder-decoder keeps a 16 x 16 map (stride 4) per landmark and the
     position is its soft-argmax (the expectation of the softmax over cells, "integral regression"),
     which is differentiable, trained directly with L1 on coordinates and sub-pixel by construction.
-    Skip connections from the 32 and 16 px encoder stages keep local detail; the 8 x 8 stage sees the
+    A skip connection from the 16 x 16 encoder stage keeps local detail; the 8 x 8 stage sees the
     whole face for context. Pixel centres are at integer coordinates (as in the data stage), so
     cell ``j`` of a stride-``s`` map is centred at ``s * j + (s - 1) / 2`` input pixels.
     """
 
-    STRIDE = 2
+    STRIDE = 4
 
     def __init__(self, num_points: int = 68, width: int = 16):
         super().__init__()
@@ -83,34 +85,32 @@ class LandmarkNet(nn.Module):
         self.enc32 = nn.Sequential(_conv(3, w, 2), _conv(w, 2 * w))  # 32 x 32
         self.enc16 = nn.Sequential(_conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w))  # 16 x 16
         self.enc8 = nn.Sequential(_conv(4 * w, 8 * w, 2), _conv(8 * w, 8 * w))  # 8 x 8
-        self.up8 = nn.Sequential(nn.Conv2d(8 * w, 4 * w, 1, bias=False), nn.BatchNorm2d(4 * w))
+        self.up = nn.Sequential(nn.Conv2d(8 * w, 4 * w, 1, bias=False), nn.BatchNorm2d(4 * w))
         self.dec16 = nn.Sequential(_conv(4 * w, 4 * w), _conv(4 * w, 4 * w))
-        self.up16 = nn.Sequential(nn.Conv2d(4 * w, 2 * w, 1, bias=False), nn.BatchNorm2d(2 * w))
-        self.dec32 = _conv(2 * w, 2 * w)
-        self.heat = nn.Conv2d(2 * w, num_points, 1)
-        cells = torch.arange(INPUT_SIZE // self.STRIDE, dtype=torch.float32)
-        self.register_buffer("cell_centres", cells * self.STRIDE + (self.STRIDE - 1) / 2, persistent=False)
+        self.heat = nn.Conv2d(4 * w, num_points, 1)
 
     def heatmaps(self, frames: Tensor) -> Tensor:
-        """(N,3,S,S) -> (N,68,32,32) logits over the cells of the 64 px input."""
-        x32 = self.enc32(_prepare(frames))
-        x16 = self.enc16(x32)
+        """(N,3,S,S) -> (N,68,16,16) logits over the cells of the 64 px input."""
+        x16 = self.enc16(self.enc32(_prepare(frames)))
         x8 = self.enc8(x16)
-        x = self.dec16(F.relu(x16 + F.interpolate(self.up8(x8), scale_factor=2, mode="nearest")))
-        x = self.dec32(F.relu(x32 + F.interpolate(self.up16(x), scale_factor=2, mode="nearest")))
-        return self.heat(x)
+        x = F.relu(x16 + F.interpolate(self.up(x8), scale_factor=2, mode="nearest"))
+        return self.heat(self.dec16(x))
 
     def forward(self, frames: Tensor) -> Tensor:
-        logits = self.heatmaps(frames)
-        n, k, h, w = logits.shape
-        prob = logits.flatten(2).softmax(-1).view(n, k, h, w)
-        x = (prob.sum(2) * self.cell_centres[:w]).sum(-1)
-        y = (prob.sum(3) * self.cell_centres[:h]).sum(-1)
-        pts = torch.stack([x, y], -1)  # pixels of the 64 px input
-        size = frames.shape[-1]
-        if size != INPUT_SIZE:  # pixel centres: (p + 0.5) scales with the frame, not p
-            pts = (pts + 0.5) * (size / INPUT_SIZE) - 0.5
-        return pts
+        return soft_argmax(self.heatmaps(frames), self.STRIDE, frames.shape[-1])
+
+
+def soft_argmax(logits: Tensor, stride: int, frame_size: int) -> Tensor:
+    """(N,K,h,w) heatmap logits over stride-``stride`` cells of the 64 px input -> (N,K,2) expected
+    (x, y) in pixels of a ``frame_size`` frame (pixel centres at integers in both)."""
+    n, k, h, w = logits.shape
+    prob = logits.flatten(2).softmax(-1).view(n, k, h, w)
+    x_cells = torch.arange(w, dtype=prob.dtype, device=prob.device) * stride + (stride - 1) / 2
+    y_cells = torch.arange(h, dtype=prob.dtype, device=prob.device) * stride + (stride - 1) / 2
+    pts = torch.stack([(prob.sum(2) * x_cells).sum(-1), (prob.sum(3) * y_cells).sum(-1)], -1)
+    if frame_size != INPUT_SIZE:  # pixel centres: (p + 0.5) scales with the frame, not p
+        pts = (pts + 0.5) * (frame_size / INPUT_SIZE) - 0.5
+    return pts
 
 
 class IdentityNet(nn.Module):
@@ -266,6 +266,9 @@ def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
         err = landmark_error(store, net, split, device)
         if err is not None:
             report[f"{split}_mae_px"] = err
+    motion = landmark_motion_error(store, net, "test", device)
+    if motion is not None:
+        report["test_motion_mae_px"], report["test_motion_px"] = motion
     report["train_steps"] = steps
     report["train_seconds"] = round(seconds, 1)
     return net, report
@@ -283,11 +286,49 @@ def landmark_error(store, net: LandmarkNet, split: str, device: torch.device | s
 
 
 @torch.inference_mode()
-def predict_landmarks(net: LandmarkNet, frames: Tensor, size: int | None = None, chunk: int = 64) -> np.ndarray:
-    """(N,3,S,S) in [0,1] -> (N,68,2) pixel coordinates in the S x S frame (``size`` is S, checked)."""
-    if size is not None and frames.shape[-1] != size:
-        raise ValueError(f"frames are {frames.shape[-1]} px, expected {size}")
-    out = [net(frames[i:i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
+def landmark_motion_error(store, net: LandmarkNet, split: str, device: torch.device | str = "cpu",
+                          max_per_video: int = 24) -> tuple[float, float] | None:
+    """(error, size) of landmark *motion* on ``split``, in pixels: mean |(p_t - p_0) - (g_t - g_0)|
+    of predicted vs true displacement from each video's first frame, and the true mean |g_t - g_0|.
+
+    AKD compares the network's landmarks on generated and real frames of the same face, so a
+    constant per-face offset of the network cancels; what limits it is this motion error.
+    """
+    errs, sizes = [], []
+    for r in store.split(split):
+        idx = np.arange(r.offset, r.offset + r.frames)
+        if max_per_video and len(idx) > max_per_video:
+            idx = idx[np.linspace(0, len(idx) - 1, max_per_video).round().astype(int)]
+        gt = np.asarray(store._landmarks[idx], np.float32)
+        if len(idx) < 2 or not np.isfinite(gt).all():
+            continue
+        pred = predict_landmarks(net, _batch(store, idx, torch.device(device)), store.size)
+        errs.append(np.abs((pred[1:] - pred[:1]) - (gt[1:] - gt[:1])).mean())
+        sizes.append(np.abs(gt[1:] - gt[:1]).mean())
+    return (float(np.mean(errs)), float(np.mean(sizes))) if errs else None
+
+
+@torch.inference_mode()
+def predict_landmarks(net: LandmarkNet, frames: Tensor, size: int | None = None, chunk: int = 64,
+                      mirror: bool = True) -> np.ndarray:
+    """(N,3,S,S) in [0,1] -> (N,68,2) pixel coordinates in the S x S frame (``size`` is S, checked).
+
+    With ``mirror`` the prediction is averaged with the one on the mirrored frame (landmarks swapped
+    back to their sides): the network learnt mirrored faces, and the average halves part of its
+    error (0.72 -> 0.65 px on the embedded test split).
+    """
+    width = frames.shape[-1]
+    if size is not None and width != size:
+        raise ValueError(f"frames are {width} px, expected {size}")
+    out = []
+    for i in range(0, len(frames), chunk):
+        x = frames[i:i + chunk]
+        pts = net(x).float()
+        if mirror and pts.shape[1] == len(MIRROR_ORDER):
+            back = net(x.flip(-1)).float()[:, MIRROR_ORDER]
+            back[..., 0] = width - 1 - back[..., 0]
+            pts = (pts + back) / 2
+        out.append(pts.cpu())
     return torch.cat(out).numpy()
 
 
@@ -513,7 +554,7 @@ def evalnets_metrics(report: EvalNetsReport) -> dict[str, Any]:
     lm, ident = report.landmarks, report.identity
     return {"landmark_source": report.landmark_source, "identity_source": report.identity_source,
             "landmark_test_mae_px": lm.get("test_mae_px"), "landmark_val_mae_px": lm.get("val_mae_px"),
-            "landmark_test_motion_mae_px": lm.get("test_motion_mae_px"),
+            "landmark_test_motion_mae_px": lm.get("test_motion_mae_px"), "landmark_test_motion_px": lm.get("test_motion_px"),
             "landmark_train_steps": lm.get("train_steps"), "landmark_train_seconds": lm.get("train_seconds"),
             "identity_test_verification_accuracy": ident.get("test_verification_accuracy"),
             "identity_train_steps": ident.get("train_steps"), "identity_train_seconds": ident.get("train_seconds")}

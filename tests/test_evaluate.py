@@ -172,20 +172,105 @@ def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
     assert vid["l1"] == pytest.approx(E.l1(np.broadcast_to(frames[:1], frames.shape), frames), rel=1e-5)
 
 
-@pytest.mark.slow
 def test_evalnets_report_their_own_quality(tmp_path) -> None:
+    """Heatmap landmark net on only 8 train identities (unseen test faces): below the mean-layout
+    error, and it resolves landmark *motion* (what AKD compares) well below the motion itself;
+    identity net beats chance. (~20 s on one core; one thread, so the numbers are reproducible.)"""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_evalnets_quality(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_evalnets_quality(tmp_path) -> None:
     from lstmgan.evalnets import build_evalnets
 
     store, params, _ = small_setup(tmp_path, identities=16, frames=24)  # 8 train identities
     params.generate.evalnet_steps = 300
     nets = build_evalnets(store, params, "cpu")
     rep = nets.report
-    # the landmark net beats predicting the mean landmark layout by a wide margin
-    gt = np.asarray(store.landmarks(store.split("test")[0].video_id))
+    gt = np.concatenate([np.asarray(store.landmarks(r.video_id)) for r in store.split("test")])
     train_rows = np.concatenate([np.arange(r.offset, r.offset + r.frames) for r in store.split("train")])
     mean_layout_err = float(np.abs(gt - np.asarray(store._landmarks)[train_rows].mean(0)).mean())
-    assert rep.landmarks["test_mae_px"] < 0.85 * mean_layout_err
+    # 8 identities are too few for sub-pixel error on unseen faces (the full store's 16 reach
+    # 0.65 px); measured here with one thread: 1.33 px vs 1.88 px, motion 0.52 px vs 0.79 px
+    assert rep.landmarks["test_mae_px"] < 0.8 * mean_layout_err
+    assert rep.landmarks["test_motion_mae_px"] < 0.75 * rep.landmarks["test_motion_px"]
     assert rep.identity["test_verification_accuracy"] > 0.6  # unseen identities, better than chance
     # reused from disk when the fingerprint matches
     again = build_evalnets(store, params, "cpu")
     assert again.report.landmarks == rep.landmarks
+
+
+def test_landmark_augmentation_moves_landmarks_with_the_pixels() -> None:
+    """A blob drawn at each landmark lands where the warped landmark says (mirror included)."""
+    import torch
+
+    from lstmgan.evalnets import MIRROR_ORDER, _random_affine
+
+    size = 64
+    yy, xx = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    pts = torch.tensor([[[20.3, 30.7], [41.0, 25.5]]]).repeat(8, 1, 1)
+    img = torch.zeros(8, 1, size, size)
+    for k in range(2):
+        img += (k + 1) * torch.exp(-((xx - pts[0, k, 0]) ** 2 + (yy - pts[0, k, 1]) ** 2) / 8.0)
+    warped, moved = _random_affine(img, pts, torch.Generator().manual_seed(0))
+    for i in range(8):
+        for k in range(2):
+            near = (((xx - moved[i, k, 0]) ** 2 + (yy - moved[i, k, 1]) ** 2) < 36).float() * warped[i, 0]
+            centroid = torch.stack([(near * xx).sum(), (near * yy).sum()]) / near.sum()
+            assert torch.allclose(centroid, moved[i, k], atol=0.05)
+    assert sorted(MIRROR_ORDER) == list(range(68)) and all(MIRROR_ORDER[MIRROR_ORDER[i]] == i for i in range(68))
+    assert (MIRROR_ORDER[0], MIRROR_ORDER[36], MIRROR_ORDER[48], MIRROR_ORDER[30]) == (16, 45, 54, 30)
+
+
+def test_soft_argmax_coordinates() -> None:
+    """A one-hot heatmap cell maps to its centre in input pixels, rescaled for other frame sizes;
+    an even split between two cells lands half way."""
+    import torch
+
+    from lstmgan.evalnets import soft_argmax
+
+    logits = torch.full((1, 2, 16, 16), -1e4)
+    logits[0, 0, 3, 5] = 0.0  # row 3, column 5 of stride-4 cells -> x = 5 * 4 + 1.5, y = 3 * 4 + 1.5
+    logits[0, 1, 7, 2] = logits[0, 1, 7, 3] = 0.0
+    pts = soft_argmax(logits, 4, 64)
+    assert torch.allclose(pts[0], torch.tensor([[21.5, 13.5], [11.5, 29.5]]))
+    big = soft_argmax(logits, 4, 128)  # pixel centres: (p + 0.5) * 2 - 0.5
+    assert torch.allclose(big[0, 0], torch.tensor([43.5, 27.5]))
+
+
+def test_evalnets_cli_trains_saves_and_reuses(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    from lstmgan.cli import main
+    from lstmgan.data.synth import synthesize
+
+    synthesize(tmp_path / "faces", identities=6, videos_per_identity=2, frames=8, size=64, val_identities=1,
+               test_identities=1, seed=0, write_videos=False)
+    params = str(Path(__file__).resolve().parents[1] / "params.yaml")
+    args = ["evalnets", "--params", params, "--set", f"data.out={tmp_path / 'faces'}",
+            "--set", f"generate.evalnets_out={tmp_path / 'evalnets'}",
+            "--set", f"generate.evalnet_metrics={tmp_path / 'metrics' / 'evalnets.json'}",
+            "--set", "generate.evalnet_steps=6", "--set", "generate.evalnet_batch=8", "--set", "generate.device=cpu"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "metrics" / "evalnets.json").read_text())
+    assert metrics["landmark_source"] == "landmark_net" and metrics["identity_source"] == "identity_net"
+    assert metrics["landmark_train_steps"] == 6 and metrics["identity_train_steps"] == 6
+    assert 0 < metrics["landmark_test_mae_px"] < 64 and metrics["landmark_train_seconds"] >= 0
+    assert metrics["identity_test_verification_accuracy"] is None  # one test identity: no pairs
+    for name in ("landmarks.pt", "identity.pt", "evalnets.json"):
+        assert (tmp_path / "evalnets" / name).is_file()
+    weights = (tmp_path / "evalnets" / "landmarks.pt").stat().st_mtime_ns
+    assert main(args) == 0  # same data and params: loaded, not retrained
+    assert (tmp_path / "evalnets" / "landmarks.pt").stat().st_mtime_ns == weights
+    assert json.loads((tmp_path / "metrics" / "evalnets.json").read_text()) == metrics
+    assert main([*args, "--force"]) == 0
+    assert (tmp_path / "evalnets" / "landmarks.pt").stat().st_mtime_ns != weights
+    capsys.readouterr()
+    assert main([*args, "--set", f"data.out={tmp_path / 'nothing'}"]) == 2
+    assert "no prepared data set" in capsys.readouterr().err

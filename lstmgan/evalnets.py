@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lstmgan.errors import UserError
+from lstmgan.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +477,19 @@ class EvalNets:
         return torch.cat([self._embed_fn(frames[i:i + 64]).float().cpu() for i in range(0, len(frames), 64)]).numpy()
 
 
+def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | None, device,
+                   train: Callable[[], tuple[nn.Module, dict[str, Any]]]) -> tuple[nn.Module, dict[str, Any]]:
+    """The saved weights at ``path`` when their fingerprint matched (``saved_report`` given), else
+    train, save atomically and return the new network; either way in eval mode."""
+    if saved_report and path.is_file():
+        net.load_state_dict(torch.load(path, map_location=device))
+        report = saved_report
+    else:
+        net, report = train()
+        atomic_torch_save(net.state_dict(), path)
+    return net.eval(), report
+
+
 def build_evalnets(store, params, device: torch.device | str = "cpu", out: str | Path | None = None,
                    reuse: bool = True) -> EvalNets:
     """Train (or load from ``out``) the measuring networks suited to ``store``'s kind of data.
@@ -483,7 +497,7 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     ``params`` is the full :class:`~lstmgan.config.Params`. Saved to ``out``/landmarks.pt,
     identity.pt and evalnets.json (atomic) so a notebook rerun reuses them.
     """
-    from lstmgan.utils.io import atomic_torch_save, atomic_write_json
+    from lstmgan.utils.io import atomic_write_json
 
     g = params.generate
     device = torch.device(device)
@@ -503,15 +517,9 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     landmark_fn = None
     lm_report: dict[str, Any] = {}
     if has_gt:
-        net = LandmarkNet().to(device)
-        if saved and (out / "landmarks.pt").is_file():
-            net.load_state_dict(torch.load(out / "landmarks.pt", map_location=device))
-            lm_report = saved["landmarks"]
-        else:
-            net, lm_report = train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr,
-                                                params.seed, device)
-            atomic_torch_save(net.state_dict(), out / "landmarks.pt")
-        net.eval()
+        net, lm_report = _load_or_train(
+            LandmarkNet().to(device), out / "landmarks.pt", saved and saved["landmarks"], device,
+            lambda: train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
         landmark_fn = lambda x, net=net: predict_landmarks(net, x.to(device), size)  # noqa: E731
         lm_source = "landmark_net"
     else:
@@ -528,15 +536,10 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
         embed_fn = lambda x, m=module: F.normalize(m(x.to(device)).float(), dim=-1)  # noqa: E731
         id_source = f"torchscript:{path}"
     elif kind == "synth":
-        net_i = IdentityNet(len(store.identities("train"))).to(device)
-        if saved and (out / "identity.pt").is_file():
-            net_i.load_state_dict(torch.load(out / "identity.pt", map_location=device))
-            id_report = saved["identity"]
-        else:
-            net_i, id_report = train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr,
-                                                  params.seed, device)
-            atomic_torch_save(net_i.state_dict(), out / "identity.pt")
-        net_i.eval()
+        net_i, id_report = _load_or_train(
+            IdentityNet(len(store.identities("train"))).to(device), out / "identity.pt",
+            saved and saved["identity"], device,
+            lambda: train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
         embed_fn = lambda x, net=net_i: net(x.to(device))  # noqa: E731
         id_source = "identity_net"
     else:

@@ -19,13 +19,18 @@ import argparse
 from lstmgan.commands import add_params_options, params_from_args
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_params_options(parser, example="generate.eval_videos=4")
+def add_generator_options(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint METHOD=PATH`` (repeatable) and ``--device``, shared with ``lstmgan export``."""
     parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                        help="a checkpoint to evaluate under a name (default: <gan.out>/<method>/latest.pt "
-                             "for each of generate.methods)")
+                        help="a generator checkpoint under a method name (default: "
+                             "<gan.out>/<method>/latest.pt for each of generate.methods)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
                         help="default: generate.device")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_params_options(parser, example="generate.eval_videos=4")
+    add_generator_options(parser)
 
 
 def parse_checkpoints(items: list[str]) -> dict:

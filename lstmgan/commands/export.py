@@ -21,12 +21,10 @@ from lstmgan.commands import add_params_options, params_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lstmgan.commands.evaluate import add_generator_options
+
     add_params_options(parser, example="generate.export_frame_step=2")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                        help="a generator under a method name (default: <gan.out>/<method>/latest.pt for "
-                             "each of generate.methods)")
-    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
-                        help="default: generate.device")
+    add_generator_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

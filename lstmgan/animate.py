@@ -235,7 +235,7 @@ def _resize(frames: np.ndarray, size: int) -> np.ndarray:
     """Resize (T, H, W, 3) uint8 square frames to ``size`` (antialiased)."""
     if frames.shape[1:3] == (size, size):
         return frames
-    t = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    t = torch.from_numpy(np.array(frames, dtype=np.uint8)).permute(0, 3, 1, 2).float()
     t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
@@ -244,18 +244,22 @@ def crop_faces(frames: np.ndarray, size: int, what: str, crop_scale: float = 1.3
                detector: str = "auto") -> np.ndarray:
     """Crop the face in (T, H, W, 3) frames with the data stage's square rule, resized to ``size``.
 
-    Uses :mod:`lstmgan.data.faces` (detector, face track, ``crop_square``); frames that are already
-    square are taken as face crops and only resized. Raises UserError naming ``what`` when no face
-    is found.
+    Uses :mod:`lstmgan.data.faces` (detector, face track, ``crop_square``). Frames already at the
+    model's size are taken as face crops; a square input in which no face is found is taken as a
+    crop too (with a log line), since it is most likely one already. Raises UserError naming
+    ``what`` when a non-square input shows no face.
     """
     h, w = frames.shape[1:3]
-    if h == w:
+    if h == w == size:
         return _resize(frames, size)
     from lstmgan.data import faces
 
     track = faces.find_face_track(iter(frames), faces.make_detector(detector))
     found = track.found
     if not found.any():
+        if h == w:
+            log.info("%s: no face found; using the whole square frame as the face crop", what)
+            return _resize(frames, size)
         raise UserError(f"{what}: no face found; pass an image/video showing one frontal face")
     boxes = track.boxes.copy()
     idx = np.where(found)[0]

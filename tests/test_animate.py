@@ -216,3 +216,17 @@ def test_cli_errors_are_one_line_and_nonzero(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert "blank.png" in err and "no face" in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_large_square_photo_is_cropped_to_its_face():
+    """A square photo bigger than the model's frames is a scene, not a crop: the face is cut out."""
+    import numpy as np
+    import skimage.data
+
+    from lstmgan.animate import crop_faces
+
+    photo = skimage.data.astronaut()  # 512 x 512, face in the upper middle
+    crop = crop_faces(photo[None], 64, "astronaut.png", detector="lbp")[0]
+    whole = crop_faces(photo[None, ::8, ::8], 64, "astronaut-small.png", detector="lbp")[0]  # already 64 px
+    assert crop.shape == (64, 64, 3)
+    assert np.abs(crop.astype(int) - whole.astype(int)).mean() > 20  # a zoomed-in face, not the scene

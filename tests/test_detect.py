@@ -22,15 +22,6 @@ from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
 
 
-@pytest.fixture
-def one_thread():
-    """Small CPU work runs far faster on one torch thread when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     return write_toy_dataset(tmp_path_factory.mktemp("toy") / "deepfakes", frames=4, videos_per_split=2)

@@ -413,8 +413,3 @@ def load_params(
     for key, value in items:
         _apply(raw, key, value, where + " (--set)")
     return params_from_dict(raw, where)
-
-
-def dump_params(params: Params) -> str:
-    """YAML text of ``params`` (what a stage actually ran with)."""
-    return yaml.safe_dump(params.to_dict(), sort_keys=False)

@@ -232,6 +232,14 @@ def _colour_jitter(x: Tensor, gen: torch.Generator) -> Tensor:
     return (x * gain.to(x.device) + bias.to(x.device)).clamp(0, 1)
 
 
+def _optimise(opt: torch.optim.Optimizer, sched, loss: Tensor) -> None:
+    """One optimiser step on ``loss`` and one scheduler step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
 def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
                        device: torch.device | str = "cpu") -> tuple[LandmarkNet, dict[str, float]]:
     """Train on the train split's ground-truth landmarks (L1 on pixel coordinates, random similarity
@@ -256,10 +264,7 @@ def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
         x = _batch(store, rows[pick], device)
         x, y = _random_affine(x, torch.from_numpy(lms[pick]).to(device), gen)
         loss = F.l1_loss(net(_colour_jitter(x, gen)), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        _optimise(opt, sched, loss)
     seconds = time.perf_counter() - start
     net.eval()
     report: dict[str, float] = {}
@@ -362,10 +367,7 @@ def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
         x = _augment(_batch(store, rows_a[pick], device), gen)
         y = torch.from_numpy(labels_a[pick]).to(device)
         loss = F.cross_entropy(net.logits(net(x)), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        _optimise(opt, sched, loss)
     seconds = time.perf_counter() - start
     net.eval()
     report = verification_report(store, net, seed, device)

@@ -33,15 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _flatten_into(tree: dict, prefix: str, out: dict) -> None:
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            _flatten_into(value, name + ".", out)
-        else:
-            out[name] = value
-
-
 def run(args: argparse.Namespace) -> int:
     from lstmgan.train import train
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -254,9 +253,3 @@ class StoreWriter:
         (self.tmp / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         log.info("data set %s: %d videos, %d frames (%s), %d rejected", self.root, len(self.records),
                  self._n, ", ".join(f"{k} {v}" for k, v in splits.items()), len(self.rejects))
-
-
-def copy_store(src: str | Path, dst: str | Path) -> None:
-    """Copy a store folder (e.g. to make a fixture); the copy is complete or absent."""
-    with atomic_dir(dst) as tmp:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)

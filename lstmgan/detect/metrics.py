@@ -14,7 +14,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-METRIC_NAMES = ("accuracy", "balanced_accuracy", "ap", "auc", "eer")
 
 
 class OneClassWarning(UserWarning):

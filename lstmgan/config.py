@@ -37,10 +37,10 @@ class DataParams:
     size: int = 64  # square frame size in pixels
     fps: int = 25
     # embedded (synthetic) data set
-    identities: int = 24
-    val_identities: int = 4
-    test_identities: int = 4
-    videos_per_identity: int = 4
+    identities: int = 128
+    val_identities: int = 12
+    test_identities: int = 12
+    videos_per_identity: int = 2
     frames: int = 48
     # real data ingestion
     face_detector: Literal["auto", "face_alignment", "lbp"] = "auto"
@@ -144,9 +144,10 @@ class GenerateParams:
     warp_threshold: float = 0.05  # warping error: pixels whose ground truth the flow explains within this
     # --- evaluation networks (AKD landmarks, AED identity) trained on the store's train split ---
     evalnets_out: str = "models/evalnets"
-    evalnet_steps: int = 1000  # ~80 s for the landmark net on one CPU core (heatmaps, soft-argmax)
+    evalnet_steps: int = 4000  # ~3 min for the landmark net on 2 CPU cores (heatmaps, soft-argmax)
     evalnet_batch: int = 32
     evalnet_lr: float = 3.0e-3
+    evalnet_threads: int = 0  # CPU torch threads while training them; 0 = every core
     evalnet_metrics: str = "reports/metrics/evalnets.json"  # `lstmgan evalnets`: their own quality
     identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
     # --- reports ---

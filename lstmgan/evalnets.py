@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -37,7 +39,7 @@ from lstmgan.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
-EVALNETS_VERSION = 3  # bump when the networks change: saved weights of another version are retrained
+EVALNETS_VERSION = 4  # bump when the networks change: saved weights of another version are retrained
 INPUT_SIZE = 64  # both networks see 64 x 64 faces; coordinates are rescaled to the frame size
 
 
@@ -479,15 +481,30 @@ class EvalNets:
         return torch.cat([self._embed_fn(frames[i:i + 64]).float().cpu() for i in range(0, len(frames), 64)]).numpy()
 
 
-def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | None, device,
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Train with ``threads`` CPU threads (0 = every core usable by this process), then restore:
+    generation runs best on one thread, training these networks on all of them."""
+    before = torch.get_num_threads()
+    every_core = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(threads if threads > 0 else every_core)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | None, device, threads: int,
                    train: Callable[[], tuple[nn.Module, dict[str, Any]]]) -> tuple[nn.Module, dict[str, Any]]:
     """The saved weights at ``path`` when their fingerprint matched (``saved_report`` given), else
-    train, save atomically and return the new network; either way in eval mode."""
+    train (on ``threads`` CPU threads), save atomically and return the new network; either way in
+    eval mode."""
     if saved_report and path.is_file():
         net.load_state_dict(torch.load(path, map_location=device))
         report = saved_report
     else:
-        net, report = train()
+        with _torch_threads(threads):
+            net, report = train()
         atomic_torch_save(net.state_dict(), path)
     return net.eval(), report
 
@@ -507,7 +524,8 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     kind = store.meta.get("kind", "")
     size = store.size
     fingerprint = {"evalnets_version": EVALNETS_VERSION, "store": str(store.root), "frames": int(len(store.all_frames)), "size": size,
-                   "steps": g.evalnet_steps, "batch": g.evalnet_batch, "lr": g.evalnet_lr, "seed": params.seed}
+                   "steps": g.evalnet_steps, "batch": g.evalnet_batch, "lr": g.evalnet_lr, "seed": params.seed,
+                   "threads": g.evalnet_threads}
     meta_path = out / "evalnets.json"
     saved = json.loads(meta_path.read_text()) if reuse and meta_path.is_file() else None
     if saved and saved.get("fingerprint") != fingerprint:
@@ -520,7 +538,7 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     lm_report: dict[str, Any] = {}
     if has_gt:
         net, lm_report = _load_or_train(
-            LandmarkNet().to(device), out / "landmarks.pt", saved and saved["landmarks"], device,
+            LandmarkNet().to(device), out / "landmarks.pt", saved and saved["landmarks"], device, g.evalnet_threads,
             lambda: train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
         landmark_fn = lambda x, net=net: predict_landmarks(net, x.to(device), size)  # noqa: E731
         lm_source = "landmark_net"
@@ -540,7 +558,7 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     elif kind == "synth":
         net_i, id_report = _load_or_train(
             IdentityNet(len(store.identities("train"))).to(device), out / "identity.pt",
-            saved and saved["identity"], device,
+            saved and saved["identity"], device, g.evalnet_threads,
             lambda: train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
         embed_fn = lambda x, net=net_i: net(x.to(device))  # noqa: E731
         id_source = "identity_net"

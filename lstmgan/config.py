@@ -188,7 +188,7 @@ class DetectParams:
     weight_decay: float = 1.0e-4
     one_cycle: bool = True  # OneCycleLR over all steps; false = constant lr
     select_on: Literal["val_auc", "val_loss", "val_acc"] = "val_auc"  # best epoch (ties: lower val_loss)
-    max_train_frames: int = 384  # frames sampled evenly over videos, half real half fake; 0 = all
+    max_train_frames: int = 0  # frames sampled evenly over videos, half real half fake; 0 = all
     max_eval_frames: int = 128  # validation frames, and training frames in the no-dropout pass; 0 = all
     max_test_frames: int = 256  # per compression; 0 = all
     cross_method: bool = True  # also train one detector per fake method and test it on every method
@@ -197,7 +197,8 @@ class DetectParams:
     threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
     per_model: dict[str, Any] = field(default_factory=lambda: {
         "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
-        "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256}})
+        "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256},
+        "custom_cnn": {"epochs": 5}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
         """These settings with ``per_model[model]`` applied (validated like the file itself)."""

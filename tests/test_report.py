@@ -274,7 +274,7 @@ def test_reads_what_the_detect_stage_really_writes(tmp_path, monkeypatch):
     write_toy_dataset(root / "data" / "deepfakes", frames=2, videos_per_split=2)
     params = load_params("params.yaml", sections={"detect": {
         "epochs": 1, "max_train_frames": 16, "max_eval_frames": 0, "batch_size": 8, "hidden": 8,
-        "grid_images": 2, "cross_method": False}})
+        "grid_images": 2, "cross_method": False, "per_model": {}}})
     metrics = run_detector(params, "custom_cnn", "base")
     build_report(params)
     with open("reports/tables/detectors.csv") as f:

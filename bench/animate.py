@@ -36,19 +36,10 @@ TOLERANCE = {"fp32_compile": 1e-3, "bf16_eager": 5e-2, "bf16_compile": 5e-2}
 
 
 def load_params(configs: list[str]):
-    """params.yaml with each config file's sections merged over it."""
-    import yaml
+    """params.yaml with each config file merged over it (PyYAML not needed)."""
+    from lstmgan.config import load_params as load
 
-    from lstmgan.config import params_from_dict
-
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for cfg in configs:
-        for section, values in (yaml.safe_load((ROOT / cfg).read_text()) or {}).items():
-            if isinstance(values, dict):
-                raw.setdefault(section, {}).update(values)
-            else:
-                raw[section] = values
-    return params_from_dict(raw)
+    return load(str(ROOT / "params.yaml"), configs=[str(ROOT / c) for c in configs])
 
 
 def build(params, device: torch.device):

@@ -14,73 +14,20 @@ auto); on CPU, params.yaml as is (64 px, fp32). Both ``temporal`` variants unles
     python bench/train_step.py --set gan.channels_last=true    # any params override
 
 Runs where only torch and numpy are installed (the GPU machine): dvclive, papermill and DVC
-are not imported, and when PyYAML is missing a small reader for the params files' plain
-``section: {key: value}`` subset stands in for it.
+are not imported, and without PyYAML ``lstmgan.config`` reads the params files with its own reader
+of their plain YAML subset (``lstmgan/utils/yaml_subset.py``).
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import platform
 import sys
 import time
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _install_yaml_subset_if_missing() -> None:
-    """Register a minimal ``yaml`` module (safe_load/safe_dump) when PyYAML is not installed."""
-    try:
-        import yaml  # noqa: F401
-        return
-    except ImportError:
-        pass
-
-    def scalar(text: str):
-        text = text.strip()
-        lowered = text.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        if lowered in ("null", "~", ""):
-            return None
-        if text.startswith("[") and text.endswith("]"):
-            inner = text[1:-1].strip()
-            return [scalar(part) for part in inner.split(",")] if inner else []
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            try:
-                return float(text)
-            except ValueError:
-                return text.strip("'\"")
-
-    def safe_load(text: str):
-        tree: dict = {}
-        section = None
-        for raw in str(text).splitlines():
-            line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-            if not line.strip():
-                continue
-            key, _, value = line.strip().partition(":")
-            if line[0] not in " \t":
-                if value.strip():
-                    tree[key] = scalar(value)
-                    section = None
-                else:
-                    section = tree.setdefault(key, {})
-            elif section is not None:
-                section[key] = scalar(value)
-        return tree
-
-    module = types.ModuleType("yaml")
-    module.safe_load = safe_load
-    module.safe_dump = lambda data, **_: json.dumps(data, indent=2)
-    module.YAMLError = ValueError
-    sys.modules["yaml"] = module
 
 
 def _peak_memory_mb(device) -> float:
@@ -151,7 +98,6 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.KEY=VALUE")
     args = parser.parse_args()
 
-    _install_yaml_subset_if_missing()
     import logging
 
     import torch

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the GPU machine has torch and numpy only; params files are plain YAML
+    yaml = None
 
 
 class ConfigError(ValueError):
@@ -333,7 +336,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. --set gan.steps=100")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = _yaml_load(raw) if raw.strip() else ""
+    except Exception as exc:  # noqa: BLE001 - PyYAML's or the subset reader's error
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from exc
     # YAML reads 1e-4 as a string (it wants 1.0e-4); accept what a person types
     if isinstance(value, str):
         try:
@@ -365,12 +371,23 @@ def params_from_dict(raw: Mapping[str, Any], where: str = "params") -> Params:
     return _build(Params, raw, "", where)
 
 
+def _yaml_load(text: str) -> Any:
+    """PyYAML's safe_load, or our reader of the same plain subset where PyYAML is not installed."""
+    if yaml is not None:
+        return yaml.safe_load(text)
+    from lstmgan.utils.yaml_subset import safe_load
+
+    return safe_load(text)
+
+
 def _read_yaml(path: Path, hint: str) -> dict[str, Any]:
+    from lstmgan.utils.yaml_subset import YAMLSubsetError
+
     if not path.is_file():
         raise ConfigError(f"{path}: no such file; {hint}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
+        raw = _yaml_load(path.read_text()) or {}
+    except (YAMLSubsetError, *(() if yaml is None else (yaml.YAMLError,))) as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")

@@ -138,7 +138,7 @@ class GenerateParams:
     batch_size: int = 8  # driving frames per generator call (the ConvLSTM state is carried across calls)
     threads: int = 1  # CPU torch threads for this stage (small 64 px ops: 1 beats 2 on a shared box); 0 = default
     relative: bool = True  # relative motion (driving change applied to the source pose)
-    adapt_scale: bool = True  # scale relative motion by the ratio of keypoint convex-hull areas
+    adapt_scale: bool = False  # scale relative motion by the ratio of keypoint convex-hull areas
     # --- evaluation (reconstruction: first frame = source, same video drives) ---
     eval_split: str = "test"
     eval_videos: int = 0  # 0 = every video of eval_split

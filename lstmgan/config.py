@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
+from lstmgan.utils.yaml_subset import YAMLSubsetError
+from lstmgan.utils.yaml_subset import safe_load as _subset_safe_load
+
 try:
     import yaml
 except ImportError:  # the GPU machine has torch and numpy only; params files are plain YAML
     yaml = None
+_YAML_ERRORS: tuple[type[Exception], ...] = (YAMLSubsetError,) + ((yaml.YAMLError,) if yaml else ())
 
 
 class ConfigError(ValueError):
@@ -338,7 +342,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     try:
         value = _yaml_load(raw) if raw.strip() else ""
-    except Exception as exc:  # noqa: BLE001 - PyYAML's or the subset reader's error
+    except _YAML_ERRORS as exc:
         raise ConfigError(f"--set {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from exc
     # YAML reads 1e-4 as a string (it wants 1.0e-4); accept what a person types
     if isinstance(value, str):
@@ -373,21 +377,15 @@ def params_from_dict(raw: Mapping[str, Any], where: str = "params") -> Params:
 
 def _yaml_load(text: str) -> Any:
     """PyYAML's safe_load, or our reader of the same plain subset where PyYAML is not installed."""
-    if yaml is not None:
-        return yaml.safe_load(text)
-    from lstmgan.utils.yaml_subset import safe_load
-
-    return safe_load(text)
+    return yaml.safe_load(text) if yaml is not None else _subset_safe_load(text)
 
 
 def _read_yaml(path: Path, hint: str) -> dict[str, Any]:
-    from lstmgan.utils.yaml_subset import YAMLSubsetError
-
     if not path.is_file():
         raise ConfigError(f"{path}: no such file; {hint}")
     try:
         raw = _yaml_load(path.read_text()) or {}
-    except (YAMLSubsetError, *(() if yaml is None else (yaml.YAMLError,))) as exc:
+    except _YAML_ERRORS as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")

@@ -62,3 +62,10 @@ def test_training_benchmark_runs_without_pyyaml_papermill_dvc_dvclive_pandas(tmp
     assert '"samples_per_second"' in done.stdout
     check = subprocess.run([sys.executable, "-c", "import yaml"], env=env, capture_output=True, text=True)
     assert check.returncode != 0  # the blocking really happened
+
+
+def test_a_malformed_set_value_is_one_config_error() -> None:
+    from lstmgan.config import ConfigError, parse_override
+
+    with pytest.raises(ConfigError, match=r"--set 'gan.lr=\[1,': the value is not valid YAML"):
+        parse_override("gan.lr=[1,")

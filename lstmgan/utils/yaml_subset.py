@@ -97,7 +97,7 @@ def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[
                 break  # a list written at its key's indentation ends where the mapping goes on
             item = content[1:].strip()
             if not item:
-                value, i = _nested(lines, i + 1, indent, number)
+                value, i = _nested(lines, i + 1, indent)
             elif _is_mapping_entry(item):
                 raise YAMLSubsetError(f"line {number}: mappings inside '- ' list items are not supported")
             else:
@@ -112,11 +112,11 @@ def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[
         if rest:
             result[key], i = _scalar_or_flow(rest, number), i + 1
         else:
-            result[key], i = _nested(lines, i + 1, indent, number, allow_same_indent_list=True)
+            result[key], i = _nested(lines, i + 1, indent, allow_same_indent_list=True)
     return result, i
 
 
-def _nested(lines, start: int, indent: int, number: int, allow_same_indent_list: bool = False) -> tuple[Any, int]:
+def _nested(lines: list[tuple[int, int, str]], start: int, indent: int, allow_same_indent_list: bool = False) -> tuple[Any, int]:
     """The value of an entry with nothing after its colon: a deeper block, or null."""
     if start < len(lines):
         ind, content = lines[start][1], lines[start][2]

@@ -38,7 +38,7 @@ def safe_load(text: str) -> Any:
             lines.append((number, len(content) - len(content.lstrip()), content.strip()))
     if not lines:
         return None
-    if len(lines) == 1 and not _is_mapping_entry(lines[0][2]) and not lines[0][2].startswith("- "):
+    if len(lines) == 1 and not _is_mapping_entry(lines[0][2]) and not _is_list_item(lines[0][2]):
         return _scalar_or_flow(lines[0][2], lines[0][0])
     value, end = _block(lines, 0, lines[0][1])
     if end != len(lines):
@@ -62,8 +62,11 @@ def _strip_comment(line: str) -> str:
 
 
 def _is_mapping_entry(content: str) -> bool:
-    key, sep, _ = _split_key(content)
-    return sep and key is not None
+    return _split_key(content)[1]
+
+
+def _is_list_item(content: str) -> bool:
+    return content == "-" or content.startswith("- ")
 
 
 def _split_key(content: str) -> tuple[str | None, bool, str]:
@@ -83,7 +86,7 @@ def _split_key(content: str) -> tuple[str | None, bool, str]:
 
 def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[Any, int]:
     """The block (mapping or list) whose entries sit at ``indent``, from ``lines[start]``."""
-    is_list = lines[start][2] == "-" or lines[start][2].startswith("- ")
+    is_list = _is_list_item(lines[start][2])
     result: Any = [] if is_list else {}
     i = start
     while i < len(lines):
@@ -93,7 +96,7 @@ def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[
         if ind > indent:
             raise YAMLSubsetError(f"line {number}: unexpected indentation")
         if is_list:
-            if not (content == "-" or content.startswith("- ")):
+            if not _is_list_item(content):
                 break  # a list written at its key's indentation ends where the mapping goes on
             item = content[1:].strip()
             if not item:
@@ -105,7 +108,7 @@ def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[
             result.append(value)
             continue
         key, is_entry, rest = _split_key(content)
-        if not is_entry or key is None:
+        if not is_entry:
             raise YAMLSubsetError(f"line {number}: expected 'key: value'")
         if key in result:
             raise YAMLSubsetError(f"line {number}: duplicate key {key!r}")
@@ -120,7 +123,7 @@ def _nested(lines: list[tuple[int, int, str]], start: int, indent: int, allow_sa
     """The value of an entry with nothing after its colon: a deeper block, or null."""
     if start < len(lines):
         ind, content = lines[start][1], lines[start][2]
-        same_indent_list = allow_same_indent_list and ind == indent and (content == "-" or content.startswith("- "))
+        same_indent_list = allow_same_indent_list and ind == indent and _is_list_item(content)
         if ind > indent or same_indent_list:
             return _block(lines, start, ind)
     return None, start

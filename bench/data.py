@@ -60,7 +60,7 @@ def talking_head_video(path: Path, frames: int, width: int = 640, height: int = 
     from PIL import Image
     from skimage import data
 
-    from lstmgan.data.video import write_video
+    from lstmgan.media.video import write_video
 
     head = np.asarray(Image.fromarray(data.astronaut()[0:256, 96:352]).resize((420, 420), Image.BILINEAR))
 
@@ -92,8 +92,8 @@ def main() -> None:
     from lstmgan.config import DataParams
     from lstmgan.data.compress import compress_store, compress_video
     from lstmgan.data.ingest import ingest
-    from lstmgan.data.store import FaceStore
-    from lstmgan.data.video import iter_frames
+    from lstmgan.media.store import FaceStore
+    from lstmgan.media.video import iter_frames
 
     result: dict[str, object] = {
         "machine": platform.machine(), "python": platform.python_version(),

@@ -1,6 +1,6 @@
 """Benchmark one GAN training step (generator + discriminator update); prints JSON.
 
-Measures the same step the training loop runs (``lstmgan.train.train_step``: forward, every loss,
+Measures the same step the training loop runs (``lstmgan.gan.train.train_step``: forward, every loss,
 backward, gradient clipping and Adam for both sides) on random frames of the configured size, so
 no data set is needed. Reports seconds per step, samples/s counted as generated frames per second
 (batch x clip length / seconds per step) and peak memory (CUDA: max allocated; CPU: peak RSS).
@@ -43,7 +43,7 @@ def _peak_memory_mb(device) -> float:
 def bench(params, device, steps: int, warmup: int) -> dict:
     import torch
 
-    from lstmgan.train import autocast_dtype, build_models, make_optimizers, train_step
+    from lstmgan.gan.train import autocast_dtype, build_models, make_optimizers, train_step
 
     gan = params.gan
     size = params.data.size

@@ -64,7 +64,7 @@ class DataParams:
 
 @dataclass
 class GanParams:
-    """The LSTM-GAN model and its training (see lstmgan.models and lstmgan.train)."""
+    """The LSTM-GAN model and its training (see lstmgan.models and lstmgan.gan.train)."""
 
     # --- model (architecture and loss weights; owned by lstmgan.models) ---
     temporal: Literal["lstm", "none"] = "lstm"
@@ -115,7 +115,7 @@ class GanParams:
     transform_sigma_affine: float = 0.05
     transform_sigma_tps: float = 0.005
     transform_points_tps: int = 5
-    # --- training (owned by lstmgan.train) ---
+    # --- training (owned by lstmgan.gan.train) ---
     steps: int = 2000
     batch_size: int = 8
     clip_len: int = 4

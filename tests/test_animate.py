@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmgan.animate import (Animator, find_best_frame, hull_area, movement_scale, normalized_points,
+from lstmgan.generate.animate import (Animator, find_best_frame, hull_area, movement_scale, normalized_points,
                              provenance_tags, to_tensor, to_uint8, transfer_keypoints)
 from lstmgan.config import GanParams, Params
 from lstmgan.models.full_model import build_networks
@@ -163,7 +163,7 @@ def _face_files(tmp_path):
     from PIL import Image
 
     from lstmgan.data.synth import identity_rng, motion_rng, render_video, sample_identity, sample_motion
-    from lstmgan.data.video import write_video
+    from lstmgan.media.video import write_video
 
     ident = sample_identity(identity_rng(0, 0))
     frames = render_video(ident, sample_motion(motion_rng(0, 0, 0), 10), 64)[0]
@@ -175,7 +175,7 @@ def _face_files(tmp_path):
 
 
 def test_cli_animates_and_tags_the_output(tmp_path, capsys) -> None:
-    from lstmgan.data.video import read_video, video_metadata
+    from lstmgan.media.video import read_video, video_metadata
 
     ck = tmp_path / "lstm" / "latest.pt"
     tiny_checkpoint(ck)
@@ -223,7 +223,7 @@ def test_a_large_square_photo_is_cropped_to_its_face():
     import numpy as np
     import skimage.data
 
-    from lstmgan.animate import crop_faces
+    from lstmgan.generate.animate import crop_faces
 
     photo = skimage.data.astronaut()  # 512 x 512, face in the upper middle
     crop = crop_faces(photo[None], 64, "astronaut.png", detector="lbp")[0]

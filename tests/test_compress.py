@@ -6,8 +6,8 @@ from skimage.transform import resize
 
 from lstmgan.cli import main
 from lstmgan.data.compress import compress_store, compress_tree, compress_video
-from lstmgan.data.store import FaceStore, StoreWriter
-from lstmgan.data.video import count_frames, read_video, write_video
+from lstmgan.media.store import FaceStore, StoreWriter
+from lstmgan.media.video import count_frames, read_video, write_video
 from lstmgan.errors import UserError
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lstmgan import evaluate as E
+from lstmgan.generate import evaluate as E
 
 
 def test_l1_and_psnr_by_hand() -> None:
@@ -128,7 +128,7 @@ def small_setup(tmp_path, identities: int = 10, frames: int = 8):
     from test_animate import tiny_checkpoint
 
     from lstmgan.config import Params
-    from lstmgan.data.store import FaceStore
+    from lstmgan.media.store import FaceStore
     from lstmgan.data.synth import synthesize
 
     synthesize(tmp_path / "faces", identities=identities, videos_per_identity=2, frames=frames, size=64,
@@ -179,7 +179,7 @@ def test_evalnets_report_their_own_quality(tmp_path) -> None:
     reproducible; the caller's thread count is restored afterwards.)"""
     import torch
 
-    from lstmgan.evalnets import build_evalnets
+    from lstmgan.generate.evalnets import build_evalnets
 
     store, params, _ = small_setup(tmp_path, identities=16, frames=24)  # 8 train identities
     params.generate.evalnet_steps = 300
@@ -205,7 +205,7 @@ def test_landmark_augmentation_moves_landmarks_with_the_pixels() -> None:
     """A blob drawn at each landmark lands where the warped landmark says (mirror included)."""
     import torch
 
-    from lstmgan.evalnets import MIRROR_ORDER, _random_affine
+    from lstmgan.generate.evalnets import MIRROR_ORDER, _random_affine
 
     size = 64
     yy, xx = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
@@ -228,7 +228,7 @@ def test_soft_argmax_coordinates() -> None:
     an even split between two cells lands half way."""
     import torch
 
-    from lstmgan.evalnets import soft_argmax
+    from lstmgan.generate.evalnets import soft_argmax
 
     logits = torch.full((1, 2, 16, 16), -1e4)
     logits[0, 0, 3, 5] = 0.0  # row 3, column 5 of stride-4 cells -> x = 5 * 4 + 1.5, y = 3 * 4 + 1.5

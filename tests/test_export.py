@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lstmgan.errors import UserError
-from lstmgan.export import MANIFEST_FIELDS, plan_export, split_identities
+from lstmgan.generate.export import MANIFEST_FIELDS, plan_export, split_identities
 
 
 def test_split_identities_is_disjoint_seeded_and_keeps_two_per_split() -> None:
@@ -29,7 +29,7 @@ def test_split_identities_is_disjoint_seeded_and_keeps_two_per_split() -> None:
 def exported(tmp_path_factory):
     from test_evaluate import small_setup
 
-    from lstmgan.export import export_dataset
+    from lstmgan.generate.export import export_dataset
 
     tmp = tmp_path_factory.mktemp("export")
     store, params, checkpoints = small_setup(tmp, frames=8)
@@ -85,7 +85,7 @@ def test_balanced_identity_disjoint_and_only_unseen_identities(exported) -> None
 def test_provenance_in_png_and_mp4(exported) -> None:
     from PIL import Image
 
-    from lstmgan.data.video import video_metadata
+    from lstmgan.media.video import video_metadata
 
     root, _, _ = exported
     rows = _manifest(root)
@@ -115,7 +115,7 @@ def test_raw_frames_are_exact_and_c40_is_lossy(exported) -> None:
 
 
 def test_plan_needs_val_test_identities(tmp_path) -> None:
-    from lstmgan.data.store import FaceStore
+    from lstmgan.media.store import FaceStore
     from lstmgan.data.synth import synthesize
 
     synthesize(tmp_path / "f", identities=3, videos_per_identity=1, frames=2, size=64, val_identities=1,

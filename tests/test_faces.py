@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from lstmgan.data import faces
-from lstmgan.data.faces import (LBPDetector, crop_resize, crop_square, find_face_track, link_tracks,
+from lstmgan.face import detection as faces
+from lstmgan.face.detection import (LBPDetector, crop_resize, crop_square, find_face_track, link_tracks,
                                 make_detector, smooth_boxes, to_crop_coords, track_boxes)
 from lstmgan.errors import UserError
 
@@ -105,8 +105,8 @@ def test_face_alignment_loads_from_the_hub_cache_offline(tmp_path, monkeypatch):
     assert marks.shape == (68, 2) and np.isfinite(marks).all()
     # and through ingest: the manifest names the detector, landmarks land in the store
     from lstmgan.data.ingest import ingest
-    from lstmgan.data.store import FaceStore
-    from lstmgan.data.video import write_video
+    from lstmgan.media.store import FaceStore
+    from lstmgan.media.video import write_video
 
     (tmp_path / "src" / "me").mkdir(parents=True)
     write_video(tmp_path / "src" / "me" / "v.mp4", np.stack([image] * 2), lossless=True)

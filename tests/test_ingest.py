@@ -10,10 +10,10 @@ from PIL import Image
 from skimage import data
 
 from lstmgan.cli import main
-from lstmgan.data import faces
+from lstmgan.face import detection as faces
 from lstmgan.data.ingest import assign_splits, detect_layout, discover_ffpp, ingest
-from lstmgan.data.store import FaceStore
-from lstmgan.data.video import write_gif, write_video
+from lstmgan.media.store import FaceStore
+from lstmgan.media.video import write_gif, write_video
 from lstmgan.errors import UserError
 
 HEAD = data.astronaut()[0:256, 96:352]  # a real face photo bundled with scikit-image

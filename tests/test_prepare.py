@@ -4,8 +4,8 @@ import pytest
 
 from lstmgan.config import params_from_dict
 from lstmgan.data.prepare import prepare
-from lstmgan.data.store import FaceStore
-from lstmgan.data.video import read_video
+from lstmgan.media.store import FaceStore
+from lstmgan.media.video import read_video
 from lstmgan.errors import UserError
 
 TINY = {"identities": 3, "val_identities": 1, "test_identities": 1, "videos_per_identity": 1,

@@ -12,7 +12,7 @@ import pytest
 
 from lstmgan.config import load_params
 from lstmgan.detect.metrics import binary_metrics
-from lstmgan.report import (auc_standard_error, build_report, discuss_ablation, discuss_detectors, discuss_gan,
+from lstmgan.report.report import (auc_standard_error, build_report, discuss_ablation, discuss_detectors, discuss_gan,
                             gather, notebook_stage)
 
 ROOT = Path(__file__).resolve().parents[1]

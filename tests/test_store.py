@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lstmgan.data.store import FaceStore, StoreWriter
-from lstmgan.data.video import read_video
+from lstmgan.media.store import FaceStore, StoreWriter
+from lstmgan.media.video import read_video
 from lstmgan.errors import UserError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lstmgan.data import synth as S
-from lstmgan.data.store import FaceStore
+from lstmgan.media.store import FaceStore
 from lstmgan.errors import UserError
 
 SMALL = dict(identities=3, videos_per_identity=2, frames=6, size=64, fps=25, val_identities=1,

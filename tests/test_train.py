@@ -50,7 +50,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def store_root(tmp_path_factory) -> Path:
-    from lstmgan.data.store import StoreWriter
+    from lstmgan.media.store import StoreWriter
 
     root = tmp_path_factory.mktemp("data") / "faces"
     rng = np.random.default_rng(0)
@@ -67,7 +67,7 @@ def _params(store_root: Path, *extra: str):
 
 
 def _train(store_root: Path, out: Path, *extra: str, resume: bool = False) -> dict:
-    from lstmgan.train import train
+    from lstmgan.gan.train import train
 
     return train(_params(store_root, *extra), out_dir=out / "ck", resume=resume, log_dir=out / "logs",
                  metrics_path=out / "metrics.json", progress=False)
@@ -75,7 +75,8 @@ def _train(store_root: Path, out: Path, *extra: str, resume: bool = False) -> di
 
 # --------------------------------------------------------------------------------------------
 def test_clip_samples_come_from_one_video_with_the_right_shapes(store_root):
-    from lstmgan.data.clips import ClipDataset, open_store
+    from lstmgan.gan.clips import ClipDataset
+    from lstmgan.media.store import open_store
 
     store = open_store(store_root)
     dataset = ClipDataset(store, "train", CLIP, seed=0)
@@ -96,7 +97,8 @@ def test_clip_samples_come_from_one_video_with_the_right_shapes(store_root):
 
 
 def test_validation_samples_are_fixed_and_cover_the_val_videos(store_root):
-    from lstmgan.data.clips import FixedClipDataset, fixed_batches, open_store
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.media.store import open_store
 
     store = open_store(store_root)
     first = FixedClipDataset(store, "val", CLIP, count=6)
@@ -111,14 +113,14 @@ def test_validation_samples_are_fixed_and_cover_the_val_videos(store_root):
 
 
 def test_missing_store_is_a_user_error(tmp_path):
-    from lstmgan.data.clips import open_store
+    from lstmgan.media.store import open_store
 
     with pytest.raises(UserError, match="lstmgan prepare"):
         open_store(tmp_path / "nothing")
 
 
 def test_learning_rate_warms_up_then_decays_to_zero(store_root):
-    from lstmgan.train import lr_factor
+    from lstmgan.gan.train import lr_factor
 
     gan = _params(store_root, "gan.steps=100", "gan.warmup_steps=10").gan
     factor = lr_factor(gan)
@@ -129,9 +131,10 @@ def test_learning_rate_warms_up_then_decays_to_zero(store_root):
 
 
 def test_a_few_steps_on_a_fixed_batch_lower_the_reconstruction_loss(store_root):
-    from lstmgan.data.clips import FixedClipDataset, fixed_batches, open_store
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.media.store import open_store
     from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
-    from lstmgan.train import make_optimizers, train_step
+    from lstmgan.gan.train import make_optimizers, train_step
     from lstmgan.utils.seed import seed_everything
 
     gan = _params(store_root, "gan.lr=2e-3", "gan.warmup_steps=0", "gan.lr_schedule=constant",
@@ -170,7 +173,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(store_root, tmp_path
     metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
     assert {"val_l1", "copy_l1", "ratio", "steps", "wall_seconds", "frames_per_second"} <= set(metrics)
     assert metrics["ratio"] == pytest.approx(metrics["val_l1"] / metrics["copy_l1"])
-    from lstmgan.train import read_history
+    from lstmgan.gan.train import read_history
 
     history = read_history(tmp_path / "full" / "logs")
     assert [s for s, _ in history["gen/reconstruction"]] == [1, 2, 3, 4]
@@ -179,7 +182,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(store_root, tmp_path
 
 
 def test_a_nan_loss_stops_naming_step_and_term_and_keeps_the_last_good_checkpoint(store_root, tmp_path):
-    from lstmgan.train import TrainingDiverged
+    from lstmgan.gan.train import TrainingDiverged
 
     # an absurd learning rate makes the weights explode after the first step
     with pytest.raises(TrainingDiverged) as info:
@@ -216,7 +219,7 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
 
 def test_metric_log_without_dvclive_writes_what_dvclive_writes(tmp_path, monkeypatch):
     """The GPU machine has no dvclive: the hand-written TSV/JSON must match dvclive's layout."""
-    from lstmgan.train import MetricLog, read_history
+    from lstmgan.gan.train import MetricLog, read_history
 
     rows = [(1, {"gen/total": 2.5, "disc/acc_real": 0.75, "lr": 1e-4}), (2, {"gen/total": 2.25, "lr": 2e-4})]
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lstmgan.data.video import (VideoError, count_frames, iter_frames, read_image, read_video, write_gif,
+from lstmgan.media.video import (VideoError, count_frames, iter_frames, read_image, read_video, write_gif,
                                 write_video)
 
 

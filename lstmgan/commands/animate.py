@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstmgan.animate import animate_files
+    from lstmgan.generate.animate import animate_files
 
     result = animate_files(args.source, args.driving, args.output, checkpoint=args.checkpoint,
                            device=args.device, relative=args.relative, adapt_scale=args.adapt_scale,

@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from lstmgan.animate import resolve_device, set_cpu_threads
-    from lstmgan.data.clips import open_store
-    from lstmgan.evalnets import build_evalnets, evalnets_metrics
+    from lstmgan.utils.device import resolve_device, set_cpu_threads
+    from lstmgan.media.store import open_store
+    from lstmgan.generate.evalnets import build_evalnets, evalnets_metrics
     from lstmgan.utils.io import atomic_write_json
     from lstmgan.utils.seed import seed_everything
 

@@ -48,7 +48,7 @@ def parse_checkpoints(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstmgan.evaluate import evaluate_all
+    from lstmgan.generate.evaluate import evaluate_all
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
     params = params_from_args(args)

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lstmgan.commands.evaluate import parse_checkpoints
-    from lstmgan.export import export_dataset
+    from lstmgan.generate.export import export_dataset
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
     params = params_from_args(args)

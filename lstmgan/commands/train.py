@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstmgan.train import train
+    from lstmgan.gan.train import train
 
     params = params_from_args(args)
     result = train(params, out_dir=args.out, resume=args.resume, log_dir=args.log_dir,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from lstmgan.data.video import VIDEO_SUFFIXES, VideoError, iter_frames, video_fps, write_video
+from lstmgan.media.video import VIDEO_SUFFIXES, VideoError, iter_frames, video_fps, write_video
 from lstmgan.errors import UserError
 from lstmgan.utils.io import atomic_dir
 
@@ -47,7 +47,7 @@ def compress_store(root: str | Path, crf: int) -> Path:
     """
     from tqdm.auto import tqdm
 
-    from lstmgan.data.store import FaceStore
+    from lstmgan.media.store import FaceStore
 
     _check_crf(crf)
     root = Path(root)

@@ -17,7 +17,7 @@ Layouts (``layout="auto"`` picks the first that fits, in this order):
 * ``folder``: any folder of videos or images; the identity is the first-level sub-folder, each video
   file is a video and the images of one folder are the frames of one video (in name order).
 
-Each video: faces are found and followed (:mod:`lstmgan.data.faces`), each frame with a face is
+Each video: faces are found and followed (:mod:`lstmgan.face.detection`), each frame with a face is
 cropped by the 1.3x square rule and resized to ``size``; frames without a face are skipped and
 counted. Files that cannot be used go to ``rejects.csv`` with the reason and one log line each; the
 run fails only when nothing usable remains. The input tree is only read, and the store is written to
@@ -34,10 +34,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from lstmgan.data.faces import (FaceDetector, crop_resize, crop_square, find_face_track, make_detector,
+from lstmgan.face.detection import (FaceDetector, crop_resize, crop_square, find_face_track, make_detector,
                                 to_crop_coords)
-from lstmgan.data.store import NUM_LANDMARKS, StoreWriter
-from lstmgan.data.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, iter_frames, read_image
+from lstmgan.media.store import NUM_LANDMARKS, StoreWriter
+from lstmgan.media.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, iter_frames, read_image
 from lstmgan.errors import UserError
 
 log = logging.getLogger(__name__)

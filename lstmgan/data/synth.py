@@ -788,7 +788,7 @@ def synthesize(out: str | Path, identities: int = 24, videos_per_identity: int =
                         "data.test_identities or raise data.identities")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise UserError(f"synth: size {size} must be between {MIN_SIZE} and {MAX_SIZE} pixels; pass e.g. --size 64")
-    from lstmgan.data.store import StoreWriter
+    from lstmgan.media.store import StoreWriter
     from lstmgan.utils.io import atomic_write_json
 
     out = Path(out)

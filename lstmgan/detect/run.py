@@ -26,7 +26,8 @@ from lstmgan.detect import figures
 from lstmgan.detect.data import FrameSet, load_manifest, select
 from lstmgan.detect.metrics import OneClassWarning, binary_metrics, frame_and_video_metrics
 from lstmgan.detect.models import MODELS, build_detector, count_parameters
-from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict, resolve_device
+from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict
+from lstmgan.utils.device import cpu_threads, resolve_device
 from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
 from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text
@@ -87,15 +88,9 @@ def run_detector(params: Params, model_name: str, variant: str, data_dir: str | 
     ``data_dir`` defaults to ``generate.out``; ``out_dir`` to ``<detect.out>/<model>-<variant>``;
     ``models_dir`` to ``detect.models_out``. Returns the content of ``metrics.json``.
     """
-    import torch
 
-    threads, wanted = torch.get_num_threads(), params.detect.for_model(model_name).threads
-    if wanted > 0:
-        torch.set_num_threads(wanted)
-    try:
+    with cpu_threads(params.detect.for_model(model_name).threads):
         return _run_detector(params, model_name, variant, data_dir, out_dir, models_dir)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_detector(params: Params, model_name: str, variant: str, data_dir: str | Path | None,

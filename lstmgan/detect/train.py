@@ -49,13 +49,6 @@ def best_epoch(records: list[Mapping[str, float]], select_on: str = "val_auc") -
     return int(min(records, key=key)["epoch"])
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` = the GPU when torch sees one, else the CPU; otherwise a torch device string."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 

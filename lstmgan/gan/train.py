@@ -5,7 +5,7 @@ What one run does:
 1. Join the process group when started by ``torchrun`` (gloo on CPU, NCCL on GPU); otherwise run
    as a single process. Only rank 0 logs, validates and writes files.
 2. Read clips from the prepared store (``params.data.out``): train split for training, a fixed
-   list of val samples for validation (see :mod:`lstmgan.data.clips`).
+   list of val samples for validation (see :mod:`lstmgan.gan.clips`).
 3. Build the networks (:func:`lstmgan.models.full_model.build_networks`), one Adam for the
    generator side (keypoint detector + generator) and one for the discriminator(s), each with a
    warm-up + cosine (or constant) learning-rate schedule.
@@ -435,7 +435,8 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     """The body of :func:`train` once the process group (if any) is up."""
     from torch.utils.data import DataLoader, DistributedSampler
 
-    from lstmgan.data.clips import ClipDataset, FixedClipDataset, fixed_batches, open_store
+    from lstmgan.gan.clips import ClipDataset, FixedClipDataset, fixed_batches
+    from lstmgan.media.store import open_store
 
     gan = params.gan
     is_main = rank == 0

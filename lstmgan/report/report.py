@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 # Where the stages write (their own defaults; the configurable ones are read from params).
 DATA_FIGURES = Path("reports/figures/data")  # notebooks/01_data.ipynb
 TRAIN_FIGURES = "reports/figures/train/{temporal}"  # notebooks/02_train_gan.ipynb
-TRAIN_METRICS = "reports/metrics/train-{temporal}.json"  # lstmgan.train defaults
+TRAIN_METRICS = "reports/metrics/train-{temporal}.json"  # lstmgan.gan.train defaults
 IMAGE_SUFFIXES = (".png", ".gif", ".svg", ".jpg", ".jpeg")
 
-# Units and direction of the generation metrics (lstmgan.evaluate).
+# Units and direction of the generation metrics (lstmgan.generate.evaluate).
 GENERATION_UNITS = {
     "l1": "mean absolute error, intensity in [0, 1]",
     "psnr": "dB",

@@ -31,6 +31,8 @@ import torch
 from torch import Tensor
 
 from lstmgan.errors import UserError
+from lstmgan.utils.device import resolve_device
+from lstmgan.utils.tensors import to_tensor, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -96,38 +98,6 @@ def find_best_frame(source_points: np.ndarray, driving_points: np.ndarray) -> in
     drv = normalized_points(driving_points)
     dist = np.nansum((drv - src[None]) ** 2, axis=(1, 2))
     return int(np.argmin(dist))
-
-
-# --------------------------------------------------------------------------------------------
-# Tensors <-> frames
-# --------------------------------------------------------------------------------------------
-def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
-    """uint8 (..., S, S, 3) -> float32 (..., 3, S, S) in [0, 1] on ``device``."""
-    array = np.ascontiguousarray(frames)
-    if not array.flags.writeable:  # e.g. a memory-mapped store view: torch wants writable memory
-        array = array.copy()
-    t = torch.from_numpy(array).to(device)
-    return t.float().div_(255.0).movedim(-1, -3).contiguous()
-
-
-def to_uint8(frames: Tensor) -> np.ndarray:
-    """float (..., 3, S, S) in [0, 1] -> uint8 (..., S, S, 3)."""
-    return (frames.detach().float().clamp(0, 1).mul(255).round().byte().movedim(-3, -1).cpu().numpy())
-
-
-def set_cpu_threads(threads: int) -> None:
-    """Use ``threads`` torch CPU threads (0 keeps torch's default)."""
-    if threads > 0:
-        torch.set_num_threads(threads)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a UserError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device here; use --device cpu")
-    return torch.device(name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,23 +184,6 @@ class Animator:
 # --------------------------------------------------------------------------------------------
 # Files in, files out
 # --------------------------------------------------------------------------------------------
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file; UserError if it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file; pass a source face image")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{path}: cannot read image ({exc.__class__.__name__}); pass a PNG or JPEG") from exc
-
-
 def _resize(frames: np.ndarray, size: int) -> np.ndarray:
     """Resize (T, H, W, 3) uint8 square frames to ``size`` (antialiased)."""
     if frames.shape[1:3] == (size, size):
@@ -244,7 +197,7 @@ def crop_faces(frames: np.ndarray, size: int, what: str, crop_scale: float = 1.3
                detector: str = "auto") -> np.ndarray:
     """Crop the face in (T, H, W, 3) frames with the data stage's square rule, resized to ``size``.
 
-    Uses :mod:`lstmgan.data.faces` (detector, face track, ``crop_square``). Frames already at the
+    Uses :mod:`lstmgan.face.detection` (detector, face track, ``crop_square``). Frames already at the
     model's size are taken as face crops; a square input in which no face is found is taken as a
     crop too (with a log line), since it is most likely one already. Raises UserError naming
     ``what`` when a non-square input shows no face.
@@ -252,7 +205,7 @@ def crop_faces(frames: np.ndarray, size: int, what: str, crop_scale: float = 1.3
     h, w = frames.shape[1:3]
     if h == w == size:
         return _resize(frames, size)
-    from lstmgan.data import faces
+    from lstmgan.face import detection as faces
 
     track = faces.find_face_track(iter(frames), faces.make_detector(detector))
     found = track.found
@@ -276,7 +229,7 @@ def animate_files(source_path: str | Path, driving_path: str | Path, out_path: s
                   max_frames: int = 0) -> Animation:
     """Read a source image and a driving video, animate, write an H.264 MP4 (+ GIF, side-by-side)."""
     from lstmgan import __version__
-    from lstmgan.data.video import read_video, write_gif, write_video
+    from lstmgan.media.video import read_image, read_video, write_gif, write_video
     from lstmgan.models.full_model import load_networks
 
     dev = resolve_device(device)

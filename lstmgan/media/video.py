@@ -159,6 +159,8 @@ def read_image(path: str | Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file; check the path")
     try:
         with Image.open(path) as img:
             img.load()

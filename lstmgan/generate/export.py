@@ -151,9 +151,11 @@ def export_dataset(params, store=None, device: str | None = None,
     from tqdm.auto import tqdm
 
     from lstmgan import __version__
-    from lstmgan.animate import Animator, generator_name, provenance_tags, resolve_device, to_tensor, to_uint8
-    from lstmgan.data.clips import open_store
-    from lstmgan.data.video import read_video, write_video
+    from lstmgan.generate.animate import Animator, generator_name, provenance_tags
+    from lstmgan.utils.device import resolve_device
+    from lstmgan.utils.tensors import to_tensor, to_uint8
+    from lstmgan.media.store import open_store
+    from lstmgan.media.video import read_video, write_video
     from lstmgan.models.full_model import load_networks
     from lstmgan.utils.io import atomic_dir
 
@@ -163,12 +165,12 @@ def export_dataset(params, store=None, device: str | None = None,
     if g.export_frame_step < 1:
         raise UserError(f"generate.export_frame_step must be >= 1, got {g.export_frame_step}")
     store = store or open_store(params.data.out)
-    from lstmgan.animate import set_cpu_threads
+    from lstmgan.utils.device import set_cpu_threads
 
     set_cpu_threads(g.threads)
     dev = resolve_device(device or g.device)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
-    from lstmgan.evaluate import check_checkpoints
+    from lstmgan.generate.evaluate import check_checkpoints
 
     check_checkpoints(checkpoints)
     items = plan_export(store, list(checkpoints), g.export_split, params.seed)

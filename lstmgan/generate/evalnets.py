@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -35,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lstmgan.errors import UserError
+from lstmgan.utils.device import cpu_threads
 from lstmgan.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -481,19 +480,6 @@ class EvalNets:
         return torch.cat([self._embed_fn(frames[i:i + 64]).float().cpu() for i in range(0, len(frames), 64)]).numpy()
 
 
-@contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Train with ``threads`` CPU threads (0 = every core usable by this process), then restore:
-    generation runs best on one thread, training these networks on all of them."""
-    before = torch.get_num_threads()
-    every_core = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(threads if threads > 0 else every_core)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | None, device, threads: int,
                    train: Callable[[], tuple[nn.Module, dict[str, Any]]]) -> tuple[nn.Module, dict[str, Any]]:
     """The saved weights at ``path`` when their fingerprint matched (``saved_report`` given), else
@@ -503,7 +489,7 @@ def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | No
         net.load_state_dict(torch.load(path, map_location=device))
         report = saved_report
     else:
-        with _torch_threads(threads):
+        with cpu_threads(threads):
             net, report = train()
         atomic_torch_save(net.state_dict(), path)
     return net.eval(), report

@@ -215,7 +215,7 @@ class StoreWriter:
         self._ids.add(video_id)
         self._n += t
         if self.write_videos:
-            from lstmgan.data.video import write_video
+            from lstmgan.media.video import write_video
 
             path = self.tmp / record.raw_path
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,3 +253,12 @@ class StoreWriter:
         (self.tmp / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         log.info("data set %s: %d videos, %d frames (%s), %d rejected", self.root, len(self.records),
                  self._n, ", ".join(f"{k} {v}" for k, v in splits.items()), len(self.rejects))
+
+
+def open_store(root: str | Path) -> FaceStore:
+    """Open the face-video store at ``root``, or raise a UserError saying how to make it."""
+    root = Path(root)
+    if not (root / "cache" / "frames.npy").is_file():
+        raise UserError(f"{root}: no prepared data set (cache/frames.npy missing); "
+                        f"run `lstmgan prepare` (or `dvc repro prepare`) first, or set data.out")
+    return FaceStore(root)

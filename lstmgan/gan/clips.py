@@ -15,23 +15,11 @@ store's memory-mapped frame cache (``cache/frames.npy``), so no video is decoded
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from lstmgan.errors import UserError
-
-
-def open_store(root: str | Path):
-    """Open the face-video store at ``root``, or raise a UserError saying how to make it."""
-    from lstmgan.data.store import FaceStore
-
-    root = Path(root)
-    if not (root / "cache" / "frames.npy").is_file():
-        raise UserError(f"{root}: no prepared data set (cache/frames.npy missing); "
-                        f"run `lstmgan prepare` (or `dvc repro prepare`) first, or set data.out")
-    return FaceStore(root)
 
 
 def _to_tensor(frames: np.ndarray):
@@ -76,7 +64,7 @@ class _StoreClips:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        from lstmgan.data.store import FaceStore
+        from lstmgan.media.store import FaceStore
 
         root = state.pop("_store_root")
         self.__dict__.update(state)

@@ -171,7 +171,7 @@ class ReferenceCache:
         self._store: dict[tuple[str, str], Any] = {}
 
     def get(self, kind: str, key: str, frames: np.ndarray):
-        from lstmgan.animate import to_tensor
+        from lstmgan.utils.tensors import to_tensor
 
         if (kind, key) not in self._store:
             if kind == "flows":
@@ -190,7 +190,7 @@ def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold
 
     ``cache``/``key`` reuse the ground truth's flows, landmarks and embeddings across methods.
     """
-    from lstmgan.animate import to_tensor
+    from lstmgan.utils.tensors import to_tensor
 
     cache = cache or ReferenceCache(evalnets, threshold)
     key = key or str(id(gt))
@@ -235,7 +235,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
 
     ``method`` ``copy-source`` / ``driving-video`` are the baselines (``animator`` unused).
     """
-    from lstmgan.animate import to_tensor, to_uint8
+    from lstmgan.utils.tensors import to_tensor, to_uint8
 
     from tqdm.auto import tqdm
 
@@ -286,7 +286,7 @@ def cross_metrics(pred: np.ndarray, source: np.ndarray, driving: np.ndarray, eva
                   cache: ReferenceCache | None = None, source_key: str = "", driving_key: str = ""
                   ) -> dict[str, float]:
     """Identity kept (vs the source image), driver leak (vs the driving frames), motion followed."""
-    from lstmgan.animate import to_tensor
+    from lstmgan.utils.tensors import to_tensor
 
     cache = cache or ReferenceCache(evalnets, 0.05)
     source_key = "source:" + (source_key or str(id(source)))
@@ -438,14 +438,15 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     """
     import pandas as pd
 
-    from lstmgan.animate import Animator, resolve_device
-    from lstmgan.data.clips import open_store
-    from lstmgan.evalnets import build_evalnets
+    from lstmgan.generate.animate import Animator
+    from lstmgan.utils.device import resolve_device
+    from lstmgan.media.store import open_store
+    from lstmgan.generate.evalnets import build_evalnets
     from lstmgan.models.full_model import load_networks
     from lstmgan.utils.io import atomic_write_json, atomic_write_text
     from lstmgan.utils.seed import seed_everything
 
-    from lstmgan.animate import set_cpu_threads
+    from lstmgan.utils.device import set_cpu_threads
 
     g = params.generate
     seed_everything(params.seed)

@@ -1,0 +1,1 @@
+"""Faces in real images: detection backends, the square crop rule, face tracks."""

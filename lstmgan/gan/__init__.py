@@ -1,0 +1,1 @@
+"""Stage `train`: the GAN training loop over store clips (networks live in lstmgan.models)."""

@@ -1,0 +1,1 @@
+"""Stages `evalnets` and `generate`: animation, evaluation (and its measuring networks), export."""

@@ -1,0 +1,1 @@
+"""On-disk formats passed between stages: the face-video store and video/image files."""

@@ -1,0 +1,1 @@
+"""Stage `report`: gathers every stage's results into reports/REPORT.md."""

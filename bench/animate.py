@@ -92,7 +92,7 @@ def case(params, device: torch.device, frames: int, repeats: int, variants: list
     gen = torch.Generator().manual_seed(0)
     source = torch.rand(3, size, size, generator=gen).to(device)
     driving = torch.rand(frames, 3, size, size, generator=gen).to(device)
-    result: dict = {"size": size, "frames": frames, "device": str(device), "num_kp": params.gan.num_kp,
+    result: dict = {"size": size, "frames": frames, "device": str(device), "num_kp": params.gan.model.num_kp,
                     "temporal": params.gan.temporal}
     reference = None
     compiled = None

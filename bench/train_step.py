@@ -5,13 +5,13 @@ backward, gradient clipping and Adam for both sides) on random frames of the con
 no data set is needed. Reports seconds per step, samples/s counted as generated frames per second
 (batch x clip length / seconds per step) and peak memory (CUDA: max allocated; CPU: peak RSS).
 
-Defaults: on CUDA, configs/vox256.yaml over params.yaml at 256 px with bf16 autocast (gan.amp
+Defaults: on CUDA, configs/vox256.yaml over params.yaml at 256 px with bf16 autocast (gan.train.amp
 auto); on CPU, params.yaml as is (64 px, fp32). Both ``temporal`` variants unless --temporal.
 
     python bench/train_step.py                                # auto device
     python bench/train_step.py --device cpu --steps 10
     python bench/train_step.py --config configs/vox256.yaml --batch 8 --temporal none
-    python bench/train_step.py --set gan.channels_last=true    # any params override
+    python bench/train_step.py --set gan.train.channels_last=true    # any params override
 
 Runs where only torch and numpy are installed (the GPU machine): dvclive, papermill and DVC
 are not imported, and without PyYAML ``lstmgan.config`` reads the params files with its own reader
@@ -51,9 +51,9 @@ def bench(params, device, steps: int, warmup: int) -> dict:
     nets, gen, disc = build_models(gan, size, device)
     optimizers, _ = make_optimizers(nets, gan)
     amp = autocast_dtype(gan, device)
-    source = torch.rand(gan.batch_size, 3, size, size, device=device)
-    driving = torch.rand(gan.batch_size, gan.clip_len, 3, size, size, device=device)
-    if gan.channels_last and device.type == "cuda":
+    source = torch.rand(gan.train.batch_size, 3, size, size, device=device)
+    driving = torch.rand(gan.train.batch_size, gan.train.clip_len, 3, size, size, device=device)
+    if gan.train.channels_last and device.type == "cuda":
         source = source.contiguous(memory_format=torch.channels_last)
 
     def sync() -> None:
@@ -70,11 +70,11 @@ def bench(params, device, steps: int, warmup: int) -> dict:
         train_step(gen, disc, optimizers, source, driving, gan, amp, warmup + step + 1)
     sync()
     seconds = (time.perf_counter() - start) / steps
-    frames = gan.batch_size * gan.clip_len
+    frames = gan.train.batch_size * gan.train.clip_len
     return {
-        "temporal": gan.temporal, "image_size": size, "batch_size": gan.batch_size,
-        "clip_len": gan.clip_len, "num_kp": gan.num_kp,
-        "amp": str(amp).replace("torch.", "") if amp else "fp32", "channels_last": gan.channels_last,
+        "temporal": gan.temporal, "image_size": size, "batch_size": gan.train.batch_size,
+        "clip_len": gan.train.clip_len, "num_kp": gan.model.num_kp,
+        "amp": str(amp).replace("torch.", "") if amp else "fp32", "channels_last": gan.train.channels_last,
         "seconds_per_step": round(seconds, 5),
         "samples_per_second": round(frames / seconds, 2),  # generated frames per second
         "peak_memory_mb": round(_peak_memory_mb(device), 1),
@@ -91,7 +91,7 @@ def main() -> int:
                         help="extra params file over --params; auto = configs/vox256.yaml on CUDA, none on CPU")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--temporal", default="both", choices=["both", "lstm", "none"])
-    parser.add_argument("--batch", type=int, default=None, help="override gan.batch_size")
+    parser.add_argument("--batch", type=int, default=None, help="override gan.train.batch_size")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 20 CUDA, 5 CPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 CUDA, 2 CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -127,7 +127,7 @@ def main() -> int:
     for temporal in (["lstm", "none"] if args.temporal == "both" else [args.temporal]):
         overrides = [*args.overrides, f"gan.temporal={temporal}"]
         if args.batch:
-            overrides.append(f"gan.batch_size={args.batch}")
+            overrides.append(f"gan.train.batch_size={args.batch}")
         params = load_params(args.params, overrides, configs=configs)
         if cuda:
             torch.cuda.empty_cache()

@@ -3,9 +3,9 @@
 ``params.yaml`` is the single source of configuration. Each top-level section maps to one
 dataclass below; an unknown key, a missing section or a value of the wrong type is a
 :class:`ConfigError` whose message names the file and the dotted key, e.g.
-``params.yaml: gan.lr must be a number, got 'fast'``.
+``params.yaml: gan.train.lr must be a number, got 'fast'``.
 
-Overrides use the same dotted keys as DVC (``--set gan.lr=1e-4``); values are parsed as YAML,
+Overrides use the same dotted keys as DVC (``--set gan.train.lr=1e-4``); values are parsed as YAML,
 so ``--set gan.temporal=none`` and ``--set data.crf=[23,40]`` work.
 """
 from __future__ import annotations
@@ -63,73 +63,102 @@ class DataParams:
 
 
 @dataclass
-class GanParams:
-    """The LSTM-GAN model and its training (see lstmgan.models and lstmgan.gan.train)."""
+class GanModelParams:
+    """Architecture of the networks (lstmgan.models); changing any of these retrains."""
 
-    # --- model (architecture and loss weights; owned by lstmgan.models) ---
-    temporal: Literal["lstm", "none"] = "lstm"
-    num_kp: int = 10
+    num_kp: int = 10  # unsupervised keypoints, each with a 2x2 jacobian
     # keypoint detector: hourglass on the frame downscaled by kp_scale_factor
     kp_block_expansion: int = 16
     kp_max_features: int = 128
     kp_num_blocks: int = 3
     kp_scale_factor: float = 0.5
-    kp_temperature: float = 0.1
+    kp_temperature: float = 0.1  # heatmap softmax temperature
     estimate_jacobian: bool = True
     # dense motion: hourglass on the source downscaled by dm_scale_factor
     dm_block_expansion: int = 16
     dm_max_features: int = 128
     dm_num_blocks: int = 3
     dm_scale_factor: float = 0.5
-    kp_variance: float = 0.01
+    kp_variance: float = 0.01  # width of the keypoint Gaussians fed to the networks
     occlusion_bias: float = 4.0  # initial occlusion logit: start with the warped source visible
-    # generator
+    # generator: encoder -> warp -> ConvLSTM -> residual blocks -> decoder
     block_expansion: int = 16
     max_features: int = 128
     num_down_blocks: int = 2
     num_bottleneck_blocks: int = 2
-    lstm_hidden: int = 32
+    lstm_hidden: int = 32  # ConvLSTM hidden channels at the bottleneck
     lstm_kernel: int = 3
-    # discriminators
+    # discriminators (LSGAN patch critics)
     disc_scales: list[float] = field(default_factory=lambda: [1.0])
     disc_block_expansion: int = 16
     disc_num_blocks: int = 3
     disc_max_features: int = 128
-    disc_use_kp: bool = True
+    disc_use_kp: bool = True  # also feed the driving keypoint heatmaps
     disc_spectral_norm: bool = True
-    temporal_disc: bool = False
+    temporal_disc: bool = False  # 3D-conv critic on clips (frames + differences)
     temporal_disc_block_expansion: int = 16
     temporal_disc_num_blocks: int = 3
-    # losses (weights; 0 switches a term off)
+
+
+@dataclass
+class GanLossParams:
+    """Loss weights (0 switches a term off) and the equivariance warp; changing any retrains."""
+
     pyramid_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    loss_reconstruction: float = 10.0
-    loss_perceptual: float = 10.0  # only when ImageNet VGG19 weights are cached
-    loss_equivariance_value: float = 10.0
-    loss_equivariance_jacobian: float = 10.0
-    loss_kp_spread: float = 0.0
+    reconstruction: float = 10.0  # L1 pyramid
+    perceptual: float = 10.0  # VGG19 pyramid, only when ImageNet VGG19 weights are cached
+    equivariance_value: float = 10.0  # keypoints follow a random affine+TPS warp
+    equivariance_jacobian: float = 10.0
+    kp_spread: float = 0.0  # keeps keypoints apart (squared-distance margin below)
     kp_spread_margin: float = 0.01
-    loss_gan: float = 0.1
-    loss_feature_matching: float = 1.0
-    loss_temporal: float = 1.0
-    loss_temporal_gan: float = 0.1
+    gan: float = 0.1  # LSGAN generator term
+    feature_matching: float = 1.0
+    temporal: float = 1.0  # L1 of frame-to-frame changes
+    temporal_gan: float = 0.1  # with model.temporal_disc
     transform_sigma_affine: float = 0.05
     transform_sigma_tps: float = 0.005
     transform_points_tps: int = 5
-    # --- training (owned by lstmgan.gan.train) ---
-    steps: int = 2000
-    batch_size: int = 8
-    clip_len: int = 4
+
+
+@dataclass
+class GanTrainParams:
+    """The optimisation (lstmgan.gan.train); changing any of these retrains."""
+
+    steps: int = 600  # ~5-6 min per variant on a quiet 2-core CPU
+    batch_size: int = 8  # clips per step (per process under torchrun)
+    clip_len: int = 4  # driving frames per clip (the ConvLSTM runs across them)
     lr: float = 2e-4
-    lr_schedule: Literal["cosine", "constant"] = "cosine"
+    lr_schedule: Literal["cosine", "constant"] = "cosine"  # after a linear warm-up
     warmup_steps: int = 50
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # max gradient norm
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = False
+
+
+@dataclass
+class GanRunParams:
+    """Cadence and resources of a run: they change what is logged and when, never the model."""
+
     checkpoint_every: int = 500
     log_every: int = 25
     val_every: int = 250
     val_batches: int = 8
     num_workers: int = 0
+
+
+@dataclass
+class GanParams:
+    """The LSTM-GAN: which variant, its networks, losses, optimisation and run cadence.
+
+    Split so that DVC's ``train`` stage depends on ``gan.model``, ``gan.loss`` and ``gan.train``
+    only: changing how often a run logs or checkpoints (``gan.run``) retrains nothing.
+    """
+
+    temporal: Literal["lstm", "none"] = "lstm"  # lstm = the thesis model; none = first-order-motion baseline
+    model: GanModelParams = field(default_factory=GanModelParams)
+    loss: GanLossParams = field(default_factory=GanLossParams)
+    train: GanTrainParams = field(default_factory=GanTrainParams)
+    run: GanRunParams = field(default_factory=GanRunParams)
     out: str = "models/gan"  # checkpoints go to <out>/<temporal>/
 
 
@@ -336,9 +365,9 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str, where: str) -> Any
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"gan.lr=1e-4"`` -> ``("gan.lr", 0.0001)``; the value is parsed as YAML."""
+    """``"gan.train.lr=1e-4"`` -> ``("gan.train.lr", 0.0001)``; the value is parsed as YAML."""
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. --set gan.steps=100")
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. --set gan.train.steps=100")
     key, raw = text.split("=", 1)
     try:
         value = _yaml_load(raw) if raw.strip() else ""

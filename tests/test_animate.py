@@ -7,19 +7,17 @@ import torch
 
 from lstmgan.generate.animate import (Animator, find_best_frame, hull_area, movement_scale, normalized_points,
                              provenance_tags, to_tensor, to_uint8, transfer_keypoints)
-from lstmgan.config import GanParams, Params
+from lstmgan.config import Params
 from lstmgan.models.full_model import build_networks
 
-TINY = dict(num_kp=5, kp_block_expansion=8, kp_max_features=16, kp_num_blocks=2, dm_block_expansion=8,
-            dm_max_features=16, dm_num_blocks=2, block_expansion=8, max_features=16,
-            num_bottleneck_blocks=1, lstm_hidden=8, loss_perceptual=0.0)
+from conftest import tiny_gan
 
 
 def tiny_checkpoint(path, temporal: str = "lstm", size: int = 64, seed: int = 0) -> Params:
     """A real (untrained) checkpoint in the trainer's format, with a non-zero LSTM projection."""
     params = Params()
     params.data.size = size
-    params.gan = GanParams(temporal=temporal, occlusion_bias=-1.0, **TINY)
+    params.gan = tiny_gan(temporal, model={"occlusion_bias": -1.0})
     torch.manual_seed(seed)
     nets = build_networks(params.gan, size)
     gen = nets["generator"]

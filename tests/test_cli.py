@@ -29,8 +29,8 @@ def test_python_dash_m_entry_point():
 
 def test_bad_params_is_one_line_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "params.yaml"
-    bad.write_text("gan:\n  steps: lots\n")
+    bad.write_text("gan:\n  train:\n    steps: lots\n")
     code = main(["train", "--params", str(bad)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert len(err) == 1 and "gan.steps" in err[0] and str(bad) in err[0]
+    assert len(err) == 1 and "gan.train.steps" in err[0] and str(bad) in err[0]

@@ -37,8 +37,8 @@ def test_unknown_key_names_file_and_key(tmp_path):
 
 
 @pytest.mark.parametrize("text, key", [
-    ("gan:\n  steps: many\n", "gan.steps"),
-    ("gan:\n  lr: [1]\n", "gan.lr"),
+    ("gan:\n  train:\n    steps: many\n", "gan.train.steps"),
+    ("gan:\n  train:\n    lr: [1]\n", "gan.train.lr"),
     ("data:\n  crf: [23, fast]\n", r"data.crf\[1\]"),
     ("gan:\n  temporal: gru\n", "gan.temporal"),
     ("seed: 1.5\n", "seed"),
@@ -57,23 +57,28 @@ def test_bool_is_not_an_int():
 
 
 def test_int_is_accepted_as_float_and_converted():
-    assert params_from_dict({"gan": {"lr": 1}}).gan.lr == 1.0
+    assert params_from_dict({"gan": {"train": {"lr": 1}}}).gan.train.lr == 1.0
 
 
 def test_overrides_and_sections(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("seed: 1\ngan:\n  steps: 10\n")
-    params = load_params(path, overrides=["gan.steps=20", "gan.lr=1e-4", "gan.temporal=none"],
+    path.write_text("seed: 1\ngan:\n  train:\n    steps: 10\n")
+    params = load_params(path, overrides=["gan.train.steps=20", "gan.train.lr=1e-4", "gan.temporal=none"],
                          sections={"seed": 7, "data": None})
-    assert (params.seed, params.gan.steps, params.gan.lr, params.gan.temporal) == (7, 20, 1e-4, "none")
+    assert (params.seed, params.gan.train.steps, params.gan.train.lr, params.gan.temporal) == (7, 20, 1e-4, "none")
 
 
 def test_override_errors():
     with pytest.raises(ConfigError, match="expected section.key=value"):
-        parse_override("gan.steps")
+        parse_override("gan.train.steps")
     assert parse_override("data.crf=[23, 40]") == ("data.crf", [23, 40])
 
 
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_dataclass_defaults_equal_params_yaml():
+    """params.yaml is the one source of configuration: the code's defaults must say the same."""
+    assert load_params(ROOT / "params.yaml").to_dict() == Params().to_dict()

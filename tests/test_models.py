@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from lstmgan.config import GanParams, Params
+from lstmgan.config import Params
 from lstmgan.errors import UserError
 from lstmgan.models import losses as L
 from lstmgan.models.blocks import make_grid
@@ -15,18 +15,9 @@ from lstmgan.models.full_model import (DiscriminatorFullModel, GeneratorFullMode
                                        load_networks)
 
 
+from conftest import tiny_gan as tiny
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny(**overrides) -> GanParams:
-    """A GanParams with very small widths, for fast tests."""
-    base = dict(num_kp=5, kp_block_expansion=8, kp_max_features=16, kp_num_blocks=2,
-                dm_block_expansion=8, dm_max_features=16, dm_num_blocks=2, block_expansion=8,
-                max_features=16, num_bottleneck_blocks=1, lstm_hidden=8, disc_block_expansion=8,
-                disc_max_features=16, disc_num_blocks=2, temporal_disc_block_expansion=4,
-                temporal_disc_num_blocks=2, loss_perceptual=0.0)
-    base.update(overrides)
-    return GanParams(**base)
 
 
 def random_kp(b: int, k: int, t: int | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -46,10 +37,10 @@ def randomise_lstm_projection(generator) -> None:
 @pytest.mark.parametrize("size,temporal", [(64, "lstm"), (64, "none"), (256, "lstm")])
 def test_shapes(size: int, temporal: str) -> None:
     torch.manual_seed(0)
-    gan = tiny(temporal=temporal, temporal_disc=True)
+    gan = tiny(temporal=temporal, model={"temporal_disc": True})
     nets = build_networks(gan, size)
     assert set(nets) == {"kp_detector", "generator", "discriminator", "temporal_discriminator"}
-    b, t, k = (2, 3, gan.num_kp) if size == 64 else (1, 2, gan.num_kp)
+    b, t, k = (2, 3, gan.model.num_kp) if size == 64 else (1, 2, gan.model.num_kp)
     source, driving = torch.rand(b, 3, size, size), torch.rand(b, t, 3, size, size)
     losses, gen = GeneratorFullModel(nets, gan, size)(source, driving)
     h = size // 2
@@ -208,8 +199,8 @@ def test_lstm_starts_as_the_none_baseline() -> None:
 
 def test_overfit_fixed_batch_lowers_loss() -> None:
     torch.manual_seed(0)
-    gan = tiny(loss_gan=0.0, loss_feature_matching=0.0, loss_equivariance_value=0.0,
-               loss_equivariance_jacobian=0.0)
+    gan = tiny(loss={"gan": 0.0, "feature_matching": 0.0, "equivariance_value": 0.0,
+                     "equivariance_jacobian": 0.0})
     nets = build_networks(gan, 32)
     model = GeneratorFullModel(nets, gan, 32)
     params = [p for name in ("kp_detector", "generator") for p in nets[name].parameters()]
@@ -271,7 +262,7 @@ def test_load_networks_round_trip_and_errors(tmp_path) -> None:
         load_networks(bad)
     with pytest.raises(UserError, match="missing.pt"):
         load_networks(tmp_path / "missing.pt")
-    other = dataclasses.replace(params, gan=tiny(block_expansion=4))
+    other = dataclasses.replace(params, gan=tiny(model={"block_expansion": 4}))
     torch.save({"params": other.to_dict(), "models": {n: v.state_dict() for n, v in nets.items()}}, bad)
     with pytest.raises(UserError, match="do not fit"):
         load_networks(bad)
@@ -295,7 +286,7 @@ def test_vox256_config_builds_fomm_scale_networks() -> None:
 
     root = Path(__file__).resolve().parents[1]
     params = load_params(root / "params.yaml", configs=[root / "configs/vox256.yaml"])
-    assert params.data.size == 256 and params.gan.num_kp == 10
+    assert params.data.size == 256 and params.gan.model.num_kp == 10
     nets = build_networks(params.gan, params.data.size)
     counts = {name: sum(p.numel() for p in net.parameters()) for name, net in nets.items()}
     # the reference vox-256 model: keypoint detector ~14.2 M, generator + dense motion ~45.9 M

@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZE, FRAMES, CLIP = 32, 10, 3
 
 TINY = [
-    "gan.num_kp=4", "gan.kp_block_expansion=8", "gan.kp_max_features=32", "gan.kp_num_blocks=2",
-    "gan.dm_block_expansion=8", "gan.dm_max_features=32", "gan.dm_num_blocks=2",
-    "gan.block_expansion=8", "gan.max_features=32", "gan.num_bottleneck_blocks=1", "gan.lstm_hidden=8",
-    "gan.disc_block_expansion=8", "gan.disc_max_features=32", "gan.disc_num_blocks=2",
-    f"gan.clip_len={CLIP}", "gan.batch_size=2", "gan.val_batches=1", "gan.log_every=1",
-    "gan.warmup_steps=2", "gan.num_workers=0",
+    "gan.model.num_kp=4", "gan.model.kp_block_expansion=8", "gan.model.kp_max_features=32", "gan.model.kp_num_blocks=2",
+    "gan.model.dm_block_expansion=8", "gan.model.dm_max_features=32", "gan.model.dm_num_blocks=2",
+    "gan.model.block_expansion=8", "gan.model.max_features=32", "gan.model.num_bottleneck_blocks=1", "gan.model.lstm_hidden=8",
+    "gan.model.disc_block_expansion=8", "gan.model.disc_max_features=32", "gan.model.disc_num_blocks=2",
+    f"gan.train.clip_len={CLIP}", "gan.train.batch_size=2", "gan.run.val_batches=1", "gan.run.log_every=1",
+    "gan.train.warmup_steps=2", "gan.run.num_workers=0",
 ]
 
 
@@ -122,11 +122,11 @@ def test_missing_store_is_a_user_error(tmp_path):
 def test_learning_rate_warms_up_then_decays_to_zero(store_root):
     from lstmgan.gan.train import lr_factor
 
-    gan = _params(store_root, "gan.steps=100", "gan.warmup_steps=10").gan
+    gan = _params(store_root, "gan.train.steps=100", "gan.train.warmup_steps=10").gan
     factor = lr_factor(gan)
     assert factor(0) < factor(5) < factor(9) <= 1.0
     assert factor(10) == pytest.approx(1.0) and factor(100) == pytest.approx(0.0, abs=1e-9)
-    gan.lr_schedule = "constant"
+    gan.train.lr_schedule = "constant"
     assert lr_factor(gan)(60) == 1.0
 
 
@@ -137,8 +137,8 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_reconstruction_loss(store_root):
     from lstmgan.gan.train import make_optimizers, train_step
     from lstmgan.utils.seed import seed_everything
 
-    gan = _params(store_root, "gan.lr=2e-3", "gan.warmup_steps=0", "gan.lr_schedule=constant",
-                  "gan.steps=30").gan
+    gan = _params(store_root, "gan.train.lr=2e-3", "gan.train.warmup_steps=0", "gan.train.lr_schedule=constant",
+                  "gan.train.steps=30").gan
     source, driving = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 4), 4)[0]
     seed_everything(0)
     nets = build_networks(gan, SIZE)
@@ -150,7 +150,7 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_reconstruction_loss(store_root):
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(store_root, tmp_path):
-    settings = ("gan.steps=4", "gan.checkpoint_every=2", "gan.val_every=2")
+    settings = ("gan.train.steps=4", "gan.run.checkpoint_every=2", "gan.run.val_every=2")
     full = _train(store_root, tmp_path / "full", *settings)
     assert sorted(p.name for p in (tmp_path / "full" / "ck").iterdir()) == [
         "checkpoint-2.pt", "checkpoint-4.pt", "latest.pt"]
@@ -186,8 +186,8 @@ def test_a_nan_loss_stops_naming_step_and_term_and_keeps_the_last_good_checkpoin
 
     # an absurd learning rate makes the weights explode after the first step
     with pytest.raises(TrainingDiverged) as info:
-        _train(store_root, tmp_path, "gan.steps=6", "gan.checkpoint_every=1", "gan.lr=1e30",
-               "gan.warmup_steps=0", "gan.grad_clip=0")
+        _train(store_root, tmp_path, "gan.train.steps=6", "gan.run.checkpoint_every=1", "gan.train.lr=1e30",
+               "gan.train.warmup_steps=0", "gan.train.grad_clip=0")
     match = re.search(r"at step (\d+): loss term '(gen|disc)/\w+' is (nan|inf|-inf)", str(info.value))
     assert match, str(info.value)
     failed = int(match.group(1))
@@ -205,7 +205,7 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
                "-m", "lstmgan", "train", "--params", str(ROOT / "params.yaml"), "--no-progress",
                "--out", str(tmp_path / "ck"), "--log-dir", str(tmp_path / "logs"),
                "--metrics", str(tmp_path / "metrics.json")]
-    for override in [f"data.out={store_root}", f"data.size={SIZE}", *TINY, "gan.steps=3", "gan.checkpoint_every=3"]:
+    for override in [f"data.out={store_root}", f"data.size={SIZE}", *TINY, "gan.train.steps=3", "gan.run.checkpoint_every=3"]:
         command += ["--set", override]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]

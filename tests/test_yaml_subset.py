@@ -55,7 +55,7 @@ def test_training_benchmark_runs_without_pyyaml_papermill_dvc_dvclive_pandas(tmp
         (tmp_path / name / "__init__.py").write_text(f"raise ModuleNotFoundError({'No module named ' + name!r})\n")
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     script = ("import sys; sys.argv = ['bench', '--device', 'cpu', '--steps', '1', '--warmup', '0', "
-              "'--temporal', 'lstm', '--set', 'gan.batch_size=2', '--set', 'gan.clip_len=2']; "
+              "'--temporal', 'lstm', '--set', 'gan.train.batch_size=2', '--set', 'gan.train.clip_len=2']; "
               "import runpy; runpy.run_path('bench/train_step.py', run_name='__main__')")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -67,5 +67,5 @@ def test_training_benchmark_runs_without_pyyaml_papermill_dvc_dvclive_pandas(tmp
 def test_a_malformed_set_value_is_one_config_error() -> None:
     from lstmgan.config import ConfigError, parse_override
 
-    with pytest.raises(ConfigError, match=r"--set 'gan.lr=\[1,': the value is not valid YAML"):
-        parse_override("gan.lr=[1,")
+    with pytest.raises(ConfigError, match=r"--set 'gan.train.lr=\[1,': the value is not valid YAML"):
+        parse_override("gan.train.lr=[1,")

@@ -11,7 +11,7 @@ from pathlib import Path
 from lstmgan.config import Params, load_params
 
 
-def add_params_options(parser: argparse.ArgumentParser, example: str = "gan.steps=100") -> None:
+def add_params_options(parser: argparse.ArgumentParser, example: str = "gan.train.steps=100") -> None:
     """Add ``--params FILE``, ``--config FILE`` (repeatable) and ``--set KEY=VALUE`` (repeatable)."""
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("--config", action="append", default=[], metavar="YAML",

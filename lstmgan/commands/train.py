@@ -1,14 +1,14 @@
 """Train the LSTM-GAN (gan.temporal: lstm) or the first-order-motion baseline (none).
 
 Reads the prepared data set at data.out and the gan section of params.yaml; writes checkpoints
-to <gan.out>/<gan.temporal>/ (checkpoint-<step>.pt every gan.checkpoint_every steps and at the
+to <gan.out>/<gan.temporal>/ (checkpoint-<step>.pt every gan.run.checkpoint_every steps and at the
 end, plus latest.pt), dvclive metrics to reports/train/<temporal>/ and the final metrics to
 reports/metrics/train-<temporal>.json. --resume continues exactly from the newest checkpoint.
 Under torchrun the same command trains on every process (DDP; rank 0 logs and saves).
 
 examples:
   lstmgan train
-  lstmgan train --set gan.temporal=none --set gan.steps=500
+  lstmgan train --set gan.temporal=none --set gan.train.steps=500
   lstmgan train --config configs/vox256.yaml --set data.out=data/vox --resume
   torchrun --standalone --nproc_per_node=8 -m lstmgan train --config configs/vox256.yaml
 """
@@ -21,7 +21,7 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_params_options(parser, example="gan.steps=100")
+    add_params_options(parser, example="gan.train.steps=100")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="checkpoint folder (default: <gan.out>/<gan.temporal>)")
     parser.add_argument("--log-dir", default=None, metavar="DIR",

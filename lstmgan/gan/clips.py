@@ -45,7 +45,7 @@ class _StoreClips:
 
     def __init__(self, store, split: str, clip_len: int):
         if clip_len < 1:
-            raise UserError(f"gan.clip_len must be >= 1, got {clip_len}")
+            raise UserError(f"gan.train.clip_len must be >= 1, got {clip_len}")
         self.store = store
         self.split = split
         self.clip_len = clip_len
@@ -54,7 +54,7 @@ class _StoreClips:
         if not self.videos:
             where = getattr(store, "root", "the data set")
             raise UserError(f"{where}: no {split!r} video has {clip_len} frames or more; "
-                            f"prepare a data set with a {split} split or lower gan.clip_len")
+                            f"prepare a data set with a {split} split or lower gan.train.clip_len")
 
     def __getstate__(self) -> dict:
         """Pickle (for data-loader workers) without the memory-mapped arrays: reopen by path."""

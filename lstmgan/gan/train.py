@@ -12,7 +12,7 @@ What one run does:
 4. Optionally resume from the newest checkpoint in the output folder: networks, optimisers,
    schedulers, step, RNG states and the position in the data order, so that an interrupted run
    continues exactly as if it had not stopped.
-5. Loop ``gan.steps`` times: generator step (losses, backward, clip, Adam), discriminator step,
+5. Loop ``gan.train.steps`` times: generator step (losses, backward, clip, Adam), discriminator step,
    a finiteness check of every loss term (a NaN/inf stops the run naming the step and term; the
    checkpoints on disk stay the last good ones), logging, validation and checkpoints.
 6. Write the stage's metrics file and return the final metrics.
@@ -67,23 +67,23 @@ def default_paths(params: Params) -> dict[str, Path]:
 
 
 def autocast_dtype(gan: GanParams, device: torch.device) -> torch.dtype | None:
-    """bfloat16 when ``gan.amp`` asks for it (``auto``: on CUDA only), else None (fp32)."""
-    if gan.amp == "bf16" or (gan.amp == "auto" and device.type == "cuda"):
+    """bfloat16 when ``gan.train.amp`` asks for it (``auto``: on CUDA only), else None (fp32)."""
+    if gan.train.amp == "bf16" or (gan.train.amp == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
 
 
 def lr_factor(gan: GanParams) -> Callable[[int], float]:
-    """Multiplier of ``gan.lr`` after ``step`` optimiser steps: linear warm-up, then cosine or flat.
+    """Multiplier of ``gan.train.lr`` after ``step`` optimiser steps: linear warm-up, then cosine or flat.
 
-    The cosine decays to 0 at ``gan.steps``; extending ``gan.steps`` on resume stretches it.
+    The cosine decays to 0 at ``gan.train.steps``; extending ``gan.train.steps`` on resume stretches it.
     """
-    warmup, total = max(0, gan.warmup_steps), max(1, gan.steps)
+    warmup, total = max(0, gan.train.warmup_steps), max(1, gan.train.steps)
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
-        if gan.lr_schedule == "constant":
+        if gan.train.lr_schedule == "constant":
             return 1.0
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -99,7 +99,7 @@ def build_models(gan: GanParams, image_size: int, device: torch.device):
     nets = build_networks(gan, image_size)
     for net in nets.values():
         net.to(device)
-        if gan.channels_last and device.type == "cuda":
+        if gan.train.channels_last and device.type == "cuda":
             net.to(memory_format=torch.channels_last)
     gen_full = GeneratorFullModel(nets, gan, image_size).to(device)
     disc_full = DiscriminatorFullModel(nets, gan, image_size).to(device)
@@ -110,9 +110,9 @@ def make_optimizers(nets: Mapping[str, nn.Module], gan: GanParams):
     """Adam (betas 0.5, 0.999) for the generator side and for the discriminator(s), with schedules."""
     gen_params = [p for name in ("kp_detector", "generator") for p in nets[name].parameters()]
     disc_params = [p for name, net in nets.items() if "discriminator" in name for p in net.parameters()]
-    optimizers = {"generator": torch.optim.Adam(gen_params, lr=gan.lr, betas=(0.5, 0.999))}
+    optimizers = {"generator": torch.optim.Adam(gen_params, lr=gan.train.lr, betas=(0.5, 0.999))}
     if disc_params:
-        optimizers["discriminator"] = torch.optim.Adam(disc_params, lr=gan.lr, betas=(0.5, 0.999))
+        optimizers["discriminator"] = torch.optim.Adam(disc_params, lr=gan.train.lr, betas=(0.5, 0.999))
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(gan))
                   for name, opt in optimizers.items()}
     return optimizers, schedulers
@@ -152,8 +152,8 @@ def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[
     check_finite(values, step, last_checkpoint)
     opt_g.zero_grad(set_to_none=True)
     sum(gen_losses.values()).backward()
-    if gan.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(_parameters(opt_g), gan.grad_clip)
+    if gan.train.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(_parameters(opt_g), gan.train.grad_clip)
     opt_g.step()
 
     opt_d = optimizers.get("discriminator")
@@ -166,8 +166,8 @@ def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[
         total = sum(v for k, v in disc_out.items() if not k.startswith("acc_"))
         if isinstance(total, Tensor) and total.requires_grad:
             total.backward()
-            if gan.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(_parameters(opt_d), gan.grad_clip)
+            if gan.train.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(_parameters(opt_d), gan.train.grad_clip)
             opt_d.step()
         values.update(disc_values)
     return values
@@ -181,7 +181,7 @@ def check_finite(values: Mapping[str, float], step: int, last_checkpoint: Path |
                     else "no checkpoint had been written yet")
             raise TrainingDiverged(
                 f"training diverged at step {step}: loss term {name!r} is {value}; {kept}. "
-                f"Lower gan.lr or raise gan.warmup_steps / tighten gan.grad_clip, then --resume")
+                f"Lower gan.train.lr or raise gan.train.warmup_steps / tighten gan.train.grad_clip, then --resume")
 
 
 def reconstruct(nets: Mapping[str, nn.Module], source: Tensor, driving: Tensor) -> dict[str, Tensor]:
@@ -448,17 +448,17 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     if image_size != params.data.size:
         raise UserError(f"{store.root}: frames are {image_size} px but data.size is {params.data.size}; "
                         f"set data.size={image_size} (checkpoints record it to rebuild the networks)")
-    train_set = ClipDataset(store, "train", gan.clip_len, seed=params.seed)
-    if len(train_set) < gan.batch_size * world:
+    train_set = ClipDataset(store, "train", gan.train.clip_len, seed=params.seed)
+    if len(train_set) < gan.train.batch_size * world:
         raise UserError(f"{store.root}: {len(train_set)} training clips, fewer than one batch "
-                        f"({gan.batch_size} x {world} processes); lower gan.batch_size")
+                        f"({gan.train.batch_size} x {world} processes); lower gan.train.batch_size")
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
                                  seed=params.seed, drop_last=True)
-    batches_per_epoch = len(sampler) // gan.batch_size
+    batches_per_epoch = len(sampler) // gan.train.batch_size
     val_batches = []
     if is_main:
-        val_set = FixedClipDataset(store, "val", gan.clip_len, gan.val_batches * gan.batch_size)
-        val_batches = fixed_batches(val_set, gan.batch_size)
+        val_set = FixedClipDataset(store, "val", gan.train.clip_len, gan.run.val_batches * gan.train.batch_size)
+        val_batches = fixed_batches(val_set, gan.train.batch_size)
 
     # ---- model and optimisers (identical initial weights on every process)
     seed_everything(params.seed)
@@ -488,7 +488,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
             step = int(ckpt["step"])
             for name, sched in schedulers.items():
                 sched.load_state_dict(ckpt["schedulers"][name])
-                sched.lr_lambdas = [lr_factor(gan)]  # gan.steps may have been extended
+                sched.lr_lambdas = [lr_factor(gan)]  # gan.train.steps may have been extended
             epoch, batch_in_epoch = int(ckpt["data"]["epoch"]), int(ckpt["data"]["batch"])
             wall_before = float(ckpt.get("wall_seconds", 0.0))
             rngs = ckpt["rng"]
@@ -511,8 +511,8 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     if is_main:
         log.info("training %s (temporal=%s) at %d px on %s x%d%s: %d steps, batch %d x %d frames, "
                  "%d training clips, %d val samples", type(nets["generator"]).__name__, gan.temporal,
-                 image_size, device.type, world, " bf16" if amp else "", gan.steps, gan.batch_size,
-                 gan.clip_len, len(train_set), sum(len(s) for s, _ in val_batches))
+                 image_size, device.type, world, " bf16" if amp else "", gan.train.steps, gan.train.batch_size,
+                 gan.train.clip_len, len(train_set), sum(len(s) for s, _ in val_batches))
 
     def save(step: int) -> Path:
         """All ranks gather their RNG states; rank 0 writes checkpoint-<step>.pt and latest.pt."""
@@ -545,24 +545,24 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     window: dict[str, float] = {}
     window_steps, window_seconds = 0, 0.0
     train_seconds, frames_trained = 0.0, 0
-    frames_per_step = gan.batch_size * gan.clip_len * world
+    frames_per_step = gan.train.batch_size * gan.train.clip_len * world
     bar = None
     if is_main and progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=gan.steps, initial=step, desc=f"train {gan.temporal}", mininterval=2.0,
+        bar = tqdm(total=gan.train.steps, initial=step, desc=f"train {gan.temporal}", mininterval=2.0,
                    dynamic_ncols=True)
     try:
-        while step < gan.steps:
-            order = _data_order(sampler, train_set, epoch, batch_in_epoch, gan.batch_size)
-            loader = DataLoader(train_set, batch_size=gan.batch_size, sampler=order, drop_last=True,
-                                num_workers=gan.num_workers, pin_memory=device.type == "cuda",
+        while step < gan.train.steps:
+            order = _data_order(sampler, train_set, epoch, batch_in_epoch, gan.train.batch_size)
+            loader = DataLoader(train_set, batch_size=gan.train.batch_size, sampler=order, drop_last=True,
+                                num_workers=gan.run.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator())  # never draws from the global RNG
             tick = time.perf_counter()  # step time includes reading the batch, not validation
             for source, driving in loader:
                 source = source.to(device, non_blocking=True)
                 driving = driving.to(device, non_blocking=True)
-                if gan.channels_last and device.type == "cuda":
+                if gan.train.channels_last and device.type == "cuda":
                     source = source.contiguous(memory_format=torch.channels_last)
                 values = train_step(gen_model, disc_model, optimizers, source, driving, gan, amp,
                                      step + 1, last_checkpoint, world)
@@ -582,26 +582,26 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                 if is_main:
                     if bar is not None:
                         bar.update(1)
-                        if step % 5 == 0 or step == gan.steps:
+                        if step % 5 == 0 or step == gan.train.steps:
                             bar.set_postfix(G=f"{sum(v for n, v in values.items() if n.startswith('gen/')):.3f}",
                                             D=f"{values.get('disc/disc', float('nan')):.3f}", refresh=False)
-                    if step % gan.log_every == 0 or step == gan.steps:
+                    if step % gan.run.log_every == 0 or step == gan.train.steps:
                         row = {n: v / window_steps for n, v in window.items()}
                         row["gen/total"] = sum(v for n, v in row.items() if n.startswith("gen/"))
                         row["lr"] = lr
                         row["frames_per_second"] = window_steps * frames_per_step / max(window_seconds, 1e-9)
                         metric_log.log(step, row)
-                    if step % gan.val_every == 0 or step == gan.steps:
+                    if step % gan.run.val_every == 0 or step == gan.train.steps:
                         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                             last_val = validate(nets, val_batches, device, amp)
                         metric_log.log(step, {f"val/{k}": v for k, v in last_val.items()})
                         log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f",
                                  step, last_val["l1"], last_val["copy_l1"], last_val["ratio"])
-                if step % gan.log_every == 0 or step == gan.steps:
+                if step % gan.run.log_every == 0 or step == gan.train.steps:
                     window, window_steps, window_seconds = {}, 0, 0.0
-                if step % gan.checkpoint_every == 0 or step == gan.steps:
+                if step % gan.run.checkpoint_every == 0 or step == gan.train.steps:
                     last_checkpoint = save(step)
-                if step >= gan.steps:
+                if step >= gan.train.steps:
                     break
                 tick = time.perf_counter()
             else:

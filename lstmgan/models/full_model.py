@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 def check_image_size(gan: GanParams, image_size: int) -> None:
     """Every hourglass and the generator need the (downscaled) size divisible by 2**blocks."""
-    for name, scale, blocks in (("kp", gan.kp_scale_factor, gan.kp_num_blocks),
-                                ("dm", gan.dm_scale_factor, gan.dm_num_blocks),
-                                ("generator", 1.0, gan.num_down_blocks)):
+    for name, scale, blocks in (("kp", gan.model.kp_scale_factor, gan.model.kp_num_blocks),
+                                ("dm", gan.model.dm_scale_factor, gan.model.dm_num_blocks),
+                                ("generator", 1.0, gan.model.num_down_blocks)):
         side = image_size * scale
         if side != int(side) or int(side) % (2 ** blocks):
             raise ValueError(f"image size {image_size} with gan.{name} scale {scale} and {blocks} blocks: "
@@ -38,30 +38,30 @@ def check_image_size(gan: GanParams, image_size: int) -> None:
 def build_networks(gan: GanParams, image_size: int) -> dict[str, nn.Module]:
     """All networks of the model, sized by ``gan`` for square frames of ``image_size`` pixels."""
     check_image_size(gan, image_size)
-    kp_detector = KPDetector(num_kp=gan.num_kp, block_expansion=gan.kp_block_expansion,
-                             num_blocks=gan.kp_num_blocks, max_features=gan.kp_max_features,
-                             scale_factor=gan.kp_scale_factor, temperature=gan.kp_temperature,
-                             estimate_jacobian=gan.estimate_jacobian)
-    dense_motion = dict(block_expansion=gan.dm_block_expansion, num_blocks=gan.dm_num_blocks,
-                        max_features=gan.dm_max_features, scale_factor=gan.dm_scale_factor,
-                        kp_variance=gan.kp_variance, occlusion_bias=gan.occlusion_bias)
-    generator = Generator(num_kp=gan.num_kp, block_expansion=gan.block_expansion,
-                          max_features=gan.max_features, num_down_blocks=gan.num_down_blocks,
-                          num_bottleneck_blocks=gan.num_bottleneck_blocks, temporal=gan.temporal,
-                          lstm_hidden=gan.lstm_hidden, lstm_kernel=gan.lstm_kernel,
+    kp_detector = KPDetector(num_kp=gan.model.num_kp, block_expansion=gan.model.kp_block_expansion,
+                             num_blocks=gan.model.kp_num_blocks, max_features=gan.model.kp_max_features,
+                             scale_factor=gan.model.kp_scale_factor, temperature=gan.model.kp_temperature,
+                             estimate_jacobian=gan.model.estimate_jacobian)
+    dense_motion = dict(block_expansion=gan.model.dm_block_expansion, num_blocks=gan.model.dm_num_blocks,
+                        max_features=gan.model.dm_max_features, scale_factor=gan.model.dm_scale_factor,
+                        kp_variance=gan.model.kp_variance, occlusion_bias=gan.model.occlusion_bias)
+    generator = Generator(num_kp=gan.model.num_kp, block_expansion=gan.model.block_expansion,
+                          max_features=gan.model.max_features, num_down_blocks=gan.model.num_down_blocks,
+                          num_bottleneck_blocks=gan.model.num_bottleneck_blocks, temporal=gan.temporal,
+                          lstm_hidden=gan.model.lstm_hidden, lstm_kernel=gan.model.lstm_kernel,
                           dense_motion=dense_motion)
-    discriminator = MultiScaleDiscriminator(scales=gan.disc_scales, num_kp=gan.num_kp,
-                                            use_kp=gan.disc_use_kp, kp_variance=gan.kp_variance,
-                                            block_expansion=gan.disc_block_expansion,
-                                            num_blocks=gan.disc_num_blocks,
-                                            max_features=gan.disc_max_features,
-                                            use_sn=gan.disc_spectral_norm)
+    discriminator = MultiScaleDiscriminator(scales=gan.model.disc_scales, num_kp=gan.model.num_kp,
+                                            use_kp=gan.model.disc_use_kp, kp_variance=gan.model.kp_variance,
+                                            block_expansion=gan.model.disc_block_expansion,
+                                            num_blocks=gan.model.disc_num_blocks,
+                                            max_features=gan.model.disc_max_features,
+                                            use_sn=gan.model.disc_spectral_norm)
     networks: dict[str, nn.Module] = {"kp_detector": kp_detector, "generator": generator,
                                       "discriminator": discriminator}
-    if gan.temporal_disc:
+    if gan.model.temporal_disc:
         networks["temporal_discriminator"] = TemporalDiscriminator(
-            block_expansion=gan.temporal_disc_block_expansion, num_blocks=gan.temporal_disc_num_blocks,
-            max_features=gan.disc_max_features, use_sn=gan.disc_spectral_norm)
+            block_expansion=gan.model.temporal_disc_block_expansion, num_blocks=gan.model.temporal_disc_num_blocks,
+            max_features=gan.model.disc_max_features, use_sn=gan.model.disc_spectral_norm)
     return networks
 
 
@@ -95,38 +95,38 @@ class GeneratorFullModel(nn.Module):
         frames32 = frames.float()
 
         losses: dict[str, Tensor] = {}
-        if gan.loss_reconstruction:
-            losses["reconstruction"] = gan.loss_reconstruction * L.pyramid_l1(pred_frames, frames32,
-                                                                              gan.pyramid_scales)
-        if self.perceptual is not None and gan.loss_perceptual:
-            losses["perceptual"] = gan.loss_perceptual * self.perceptual(pred_frames, frames32, gan.pyramid_scales)
-        if gan.loss_equivariance_value or gan.loss_equivariance_jacobian:
-            transform = L.RandomTransform(frames.shape[0], gan.transform_sigma_affine, gan.transform_sigma_tps,
-                                          gan.transform_points_tps, device=frames.device)
+        if gan.loss.reconstruction:
+            losses["reconstruction"] = gan.loss.reconstruction * L.pyramid_l1(pred_frames, frames32,
+                                                                              gan.loss.pyramid_scales)
+        if self.perceptual is not None and gan.loss.perceptual:
+            losses["perceptual"] = gan.loss.perceptual * self.perceptual(pred_frames, frames32, gan.loss.pyramid_scales)
+        if gan.loss.equivariance_value or gan.loss.equivariance_jacobian:
+            transform = L.RandomTransform(frames.shape[0], gan.loss.transform_sigma_affine, gan.loss.transform_sigma_tps,
+                                          gan.loss.transform_points_tps, device=frames.device)
             kp_transformed = self.kp_detector(transform.transform_frame(frames))
             value, jacobian = L.equivariance_losses(kp_frames, kp_transformed, transform)
-            if gan.loss_equivariance_value:
-                losses["equivariance_value"] = gan.loss_equivariance_value * value
-            if gan.loss_equivariance_jacobian and gan.estimate_jacobian:
-                losses["equivariance_jacobian"] = gan.loss_equivariance_jacobian * jacobian
-        if gan.loss_kp_spread:
-            losses["kp_spread"] = gan.loss_kp_spread * L.keypoint_spread(
-                torch.cat([kp_source["value"], kp_frames["value"]]), gan.kp_spread_margin)
-        if gan.loss_temporal:
-            losses["temporal"] = gan.loss_temporal * L.temporal_consistency(prediction, driving.float())
-        if gan.loss_gan or gan.loss_feature_matching:
+            if gan.loss.equivariance_value:
+                losses["equivariance_value"] = gan.loss.equivariance_value * value
+            if gan.loss.equivariance_jacobian and gan.model.estimate_jacobian:
+                losses["equivariance_jacobian"] = gan.loss.equivariance_jacobian * jacobian
+        if gan.loss.kp_spread:
+            losses["kp_spread"] = gan.loss.kp_spread * L.keypoint_spread(
+                torch.cat([kp_source["value"], kp_frames["value"]]), gan.loss.kp_spread_margin)
+        if gan.loss.temporal:
+            losses["temporal"] = gan.loss.temporal * L.temporal_consistency(prediction, driving.float())
+        if gan.loss.gan or gan.loss.feature_matching:
             kp = kp_frames["value"].detach()
             fake = self.discriminator(pred_frames, kp)
             with torch.no_grad():
                 real = self.discriminator(frames32, kp)
-            if gan.loss_gan:
-                losses["gen_gan"] = gan.loss_gan * L.lsgan_generator([s for _, s in fake])
-            if gan.loss_feature_matching:
-                losses["feature_matching"] = gan.loss_feature_matching * L.feature_matching(
+            if gan.loss.gan:
+                losses["gen_gan"] = gan.loss.gan * L.lsgan_generator([s for _, s in fake])
+            if gan.loss.feature_matching:
+                losses["feature_matching"] = gan.loss.feature_matching * L.feature_matching(
                     [f for f, _ in real], [f for f, _ in fake])
-        if self.temporal_discriminator is not None and gan.loss_temporal_gan and t > 1:
+        if self.temporal_discriminator is not None and gan.loss.temporal_gan and t > 1:
             _, score = self.temporal_discriminator(prediction)
-            losses["temporal_gen_gan"] = gan.loss_temporal_gan * L.lsgan_generator([score])
+            losses["temporal_gen_gan"] = gan.loss.temporal_gan * L.lsgan_generator([score])
 
         generated = dict(out)
         generated["kp_source"] = kp_source
@@ -163,7 +163,7 @@ class DiscriminatorFullModel(nn.Module):
 
 def load_perceptual_if_used(gan: GanParams) -> nn.Module | None:
     """The VGG19 perceptual loss when its weight is non-zero and ImageNet weights are cached."""
-    return L.load_perceptual() if gan.loss_perceptual else None
+    return L.load_perceptual() if gan.loss.perceptual else None
 
 
 def load_networks(checkpoint: str | Path, device: str | torch.device = "cpu"

@@ -480,7 +480,7 @@ def caveats(params: Params, rows: list[dict[str, Any]], train: dict[str, dict[st
     """What the numbers do not support, from the settings of this run (and the steps it trained)."""
     d, out = params.data, []
     steps = sorted({m.get("steps") for m in (train or {}).values() if m.get("steps") is not None})
-    gan_steps = "/".join(str(x) for x in steps) if steps else f"{params.gan.steps} (configured)"
+    gan_steps = "/".join(str(x) for x in steps) if steps else f"{params.gan.train.steps} (configured)"
     if d.source == "synth":
         out.append(f"The faces are the embedded procedural talking faces ({d.identities} identities, "
                    f"{d.size}x{d.size} px, {d.frames} frames per video), not FaceForensics++ or VoxCeleb: "
@@ -705,9 +705,9 @@ def _params_summary(p: Params) -> str:
         f"- data: source `{d.source}`, {d.size}x{d.size} px, {d.identities} identities "
         f"({d.val_identities} val, {d.test_identities} test), {d.videos_per_identity} videos x {d.frames} "
         f"frames, {d.fps} fps, CRF {d.crf}",
-        f"- gan: {g.num_kp} keypoints, {g.steps} steps, batch {g.batch_size} x {g.clip_len} frames, "
-        f"lr {g.lr:g} ({g.lr_schedule}), losses: reconstruction {g.loss_reconstruction:g}, perceptual "
-        f"{g.loss_perceptual:g}, GAN {g.loss_gan:g}, temporal {g.loss_temporal:g}",
+        f"- gan: {g.model.num_kp} keypoints, {g.train.steps} steps, batch {g.train.batch_size} x {g.train.clip_len} frames, "
+        f"lr {g.train.lr:g} ({g.train.lr_schedule}), losses: reconstruction {g.loss.reconstruction:g}, perceptual "
+        f"{g.loss.perceptual:g}, GAN {g.loss.gan:g}, temporal {g.loss.temporal:g}",
         f"- generate: methods {gen.methods}, relative motion {gen.relative}, export split {gen.export_split}, "
         f"every {gen.export_frame_step}th frame",
         f"- detect: models {det.models}, variants {det.variants}, pretrained `{det.pretrained}`, "

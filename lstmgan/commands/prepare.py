@@ -5,7 +5,8 @@ This is what the DVC stage `prepare` does (through notebooks/01_data.ipynb, whic
 figures). Overrides use dotted keys as in DVC and are parsed as YAML.
 
 Example:
-  lstmgan prepare --set data.identities=6 --set data.frames=24 --set data.out=/tmp/faces
+  lstmgan prepare --set data.identities=6 --set data.val_identities=1 --set data.test_identities=1 \
+      --set data.frames=24 --set data.out=/tmp/faces
 """
 from __future__ import annotations
 

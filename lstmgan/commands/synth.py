@@ -9,7 +9,7 @@ The same seed and options give byte-identical files. Unset options come from par
 section (or the built-in defaults when there is no params.yaml).
 
 Example:
-  lstmgan synth --out /tmp/faces --identities 6 --videos-per-identity 2 --frames 32 --size 64 --seed 1
+  lstmgan synth --out /tmp/faces --identities 6 --val-identities 1 --test-identities 1 --frames 32 --seed 1
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from lstmgan.config import DataParams
 from lstmgan.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -768,8 +769,10 @@ def split_of(index: int, identities: int, val_identities: int, test_identities: 
     return "train"
 
 
-def synthesize(out: str | Path, identities: int = 24, videos_per_identity: int = 4, frames: int = 48,
-               size: int = 64, fps: float = 25, val_identities: int = 4, test_identities: int = 4,
+def synthesize(out: str | Path, identities: int = DataParams.identities,
+               videos_per_identity: int = DataParams.videos_per_identity, frames: int = DataParams.frames,
+               size: int = DataParams.size, fps: float = DataParams.fps,
+               val_identities: int = DataParams.val_identities, test_identities: int = DataParams.test_identities,
                seed: int = 0, write_videos: bool = True,
                progress: Callable[[Any], Any] | None = None) -> Path:
     """Write the procedural talking-face data set to ``out`` (the store format) and return ``out``.

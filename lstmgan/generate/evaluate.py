@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import torch
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +441,7 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     from lstmgan.utils.device import resolve_device
     from lstmgan.media.store import open_store
     from lstmgan.generate.evalnets import build_evalnets
-    from lstmgan.models.full_model import load_networks
+    from lstmgan.models.full_model import load_checkpoint
     from lstmgan.utils.io import atomic_write_json, atomic_write_text
     from lstmgan.utils.seed import seed_everything
 
@@ -460,8 +459,8 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     trained_steps = {}
     cache = ReferenceCache(evalnets, g.warp_threshold)
     for method, ckpt in checkpoints.items():
-        nets, ck_params = load_networks(ckpt, dev)
-        trained_steps[method] = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("step", -1))
+        nets, ck_params, step = load_checkpoint(ckpt, dev)
+        trained_steps[method] = step
         animator = Animator(nets, dev, batch_size=g.batch_size, relative=True, adapt_scale=g.adapt_scale)
         results.append(evaluate_method(method, store, evalnets, params, animator, cache))
     for baseline in ("copy-source", "driving-video"):

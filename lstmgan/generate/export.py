@@ -156,10 +156,9 @@ def export_dataset(params, store=None, device: str | None = None,
     from lstmgan.utils.tensors import to_tensor, to_uint8
     from lstmgan.media.store import open_store
     from lstmgan.media.video import read_video, write_video
-    from lstmgan.models.full_model import load_networks
+    from lstmgan.models.full_model import load_checkpoint
     from lstmgan.utils.io import atomic_dir
 
-    import torch
 
     g = params.generate
     if g.export_frame_step < 1:
@@ -176,11 +175,11 @@ def export_dataset(params, store=None, device: str | None = None,
     items = plan_export(store, list(checkpoints), g.export_split, params.seed)
     animators, generators, steps = {}, {}, {}
     for method, ckpt in checkpoints.items():
-        nets, ck_params = load_networks(ckpt, dev)
+        nets, ck_params, step = load_checkpoint(ckpt, dev)
         animators[method] = Animator(nets, dev, batch_size=g.batch_size, relative=g.relative,
                                      adapt_scale=g.adapt_scale)
         generators[method] = f"{generator_name(ck_params.gan.temporal)} [{method}]"
-        steps[method] = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("step", -1))
+        steps[method] = step
     compressions = [("raw", None)] + [(f"c{crf}", int(crf)) for crf in g.export_crf]
     rows: list[dict[str, Any]] = []
     out = Path(g.out)

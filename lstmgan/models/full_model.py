@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -166,9 +166,23 @@ def load_perceptual_if_used(gan: GanParams) -> nn.Module | None:
     return L.load_perceptual() if gan.loss.perceptual else None
 
 
+class LoadedCheckpoint(NamedTuple):
+    """What a checkpoint holds for animation: networks (eval mode), their Params, the step reached."""
+
+    networks: dict[str, nn.Module]
+    params: Params
+    step: int
+
+
 def load_networks(checkpoint: str | Path, device: str | torch.device = "cpu"
                   ) -> tuple[dict[str, nn.Module], Params]:
     """Networks (eval mode, on ``device``) and the Params they were trained with, from a checkpoint."""
+    loaded = load_checkpoint(checkpoint, device)
+    return loaded.networks, loaded.params
+
+
+def load_checkpoint(checkpoint: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
+    """:func:`load_networks` plus the training step, reading the file once."""
     from lstmgan.config import ConfigError, params_from_dict
     from lstmgan.errors import UserError
 
@@ -194,4 +208,4 @@ def load_networks(checkpoint: str | Path, device: str | torch.device = "cpu"
             raise UserError(f"{path}: weights for {name!r} do not fit the model its params describe "
                             f"({str(exc).splitlines()[0]}); retrain") from exc
         net.to(device).eval()
-    return networks, params
+    return LoadedCheckpoint(networks, params, int(state.get("step", -1)))

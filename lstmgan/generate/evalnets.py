@@ -165,7 +165,7 @@ def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
 def _landmark_rows(store, split: str, max_per_video: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``split`` whose 68 ground-truth landmarks are all known, and those landmarks."""
     rows = _split_rows(store, split, max_per_video)
-    lms = np.asarray(store._landmarks[rows], np.float32) if len(rows) else np.zeros((0, 68, 2), np.float32)
+    lms = np.asarray(store.all_landmarks[rows], np.float32) if len(rows) else np.zeros((0, 68, 2), np.float32)
     ok = np.isfinite(lms).all(axis=(1, 2))
     return rows[ok], lms[ok]
 
@@ -306,7 +306,7 @@ def landmark_motion_error(store, net: LandmarkNet, split: str, device: torch.dev
         idx = np.arange(r.offset, r.offset + r.frames)
         if max_per_video and len(idx) > max_per_video:
             idx = idx[np.linspace(0, len(idx) - 1, max_per_video).round().astype(int)]
-        gt = np.asarray(store._landmarks[idx], np.float32)
+        gt = np.asarray(store.all_landmarks[idx], np.float32)
         if len(idx) < 2 or not np.isfinite(gt).all():
             continue
         pred = predict_landmarks(net, _batch(store, idx, torch.device(device)), store.size)
@@ -519,7 +519,7 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
 
     # --- landmarks ---
     train_rows = _split_rows(store, "train", 4)
-    has_gt = len(train_rows) > 0 and bool(np.isfinite(np.asarray(store._landmarks[train_rows])).all(axis=(1, 2)).any())
+    has_gt = len(train_rows) > 0 and bool(np.isfinite(np.asarray(store.all_landmarks[train_rows])).all(axis=(1, 2)).any())
     landmark_fn = None
     lm_report: dict[str, Any] = {}
     if has_gt:

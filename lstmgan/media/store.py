@@ -142,7 +142,13 @@ class FaceStore:
 
     @property
     def all_frames(self) -> np.ndarray:
+        """(N, S, S, 3) uint8 frames of every video, by cache row (memory-mapped)."""
         return self._frames
+
+    @property
+    def all_landmarks(self) -> np.ndarray:
+        """(N, 68, 2) float32 landmarks of every frame, by cache row (memory-mapped; NaN where unknown)."""
+        return self._landmarks
 
 
 class StoreWriter:

@@ -173,7 +173,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(store_root, tmp_path
     metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
     assert {"val_l1", "copy_l1", "ratio", "steps", "wall_seconds", "frames_per_second"} <= set(metrics)
     assert metrics["ratio"] == pytest.approx(metrics["val_l1"] / metrics["copy_l1"])
-    from lstmgan.gan.train import read_history
+    from lstmgan.gan.metrics_log import read_history
 
     history = read_history(tmp_path / "full" / "logs")
     assert [s for s, _ in history["gen/reconstruction"]] == [1, 2, 3, 4]
@@ -219,7 +219,7 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
 
 def test_metric_log_without_dvclive_writes_what_dvclive_writes(tmp_path, monkeypatch):
     """The GPU machine has no dvclive: the hand-written TSV/JSON must match dvclive's layout."""
-    from lstmgan.gan.train import MetricLog, read_history
+    from lstmgan.gan.metrics_log import MetricLog, read_history
 
     rows = [(1, {"gen/total": 2.5, "disc/acc_real": 0.75, "lr": 1e-4}), (2, {"gen/total": 2.25, "lr": 2e-4})]
 

@@ -21,43 +21,40 @@ Under DDP each full model is wrapped in ``DistributedDataParallel`` (so gradient
 across processes) and the networks' own ``state_dict`` is saved, so checkpoints are the same with
 or without DDP. Nothing here imports dvclive, papermill or DVC at module level: the GPU machine
 has none of them (without dvclive the metrics go to the same TSV/JSON layout dvclive writes).
+
+Homes of the parts: run state and checkpoints in :mod:`lstmgan.gan.checkpoint`, the metrics log in
+:mod:`lstmgan.gan.metrics_log`, DDP set-up in :mod:`lstmgan.gan.distributed`, validation in
+:mod:`lstmgan.gan.validate`.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
-import random
-import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from lstmgan import __version__
 from lstmgan.config import GanParams, Params
 from lstmgan.errors import UserError
-from lstmgan.utils.io import atomic_torch_save, atomic_write_json
+from lstmgan.gan.checkpoint import RunState, resume as resume_run, save_checkpoint
+from lstmgan.gan.distributed import host_values, setup_distributed, wrap
+from lstmgan.gan.metrics_log import MetricLog, StepWindow
+from lstmgan.gan.validate import validate
+from lstmgan.utils.io import atomic_write_json
 from lstmgan.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\.pt$")
 
 
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the message names the step, the term and the last checkpoint."""
 
 
-# --------------------------------------------------------------------------------------------
-# Small pieces the loop (and bench/train_step.py) use
-# --------------------------------------------------------------------------------------------
 def default_paths(params: Params) -> dict[str, Path]:
     """Where a run of ``params`` writes: checkpoints, the dvclive folder, the metrics file."""
     temporal = params.gan.temporal
@@ -122,16 +119,6 @@ def _parameters(optimizer: torch.optim.Optimizer) -> list[Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
-def host_values(terms: Mapping[str, Tensor], world: int = 1) -> dict[str, float]:
-    """Scalar loss tensors -> floats, averaged over processes (one host sync, one all-reduce)."""
-    names = sorted(terms)
-    values = torch.stack([torch.as_tensor(terms[n]).detach().float().reshape(()) for n in names])
-    if world > 1:
-        dist.all_reduce(values)
-        values /= world
-    return dict(zip(names, values.tolist()))
-
-
 def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[str, Any],
                source: Tensor, driving: Tensor, gan: GanParams, amp: torch.dtype | None,
                step: int, last_checkpoint: Path | None = None, world: int = 1) -> dict[str, float]:
@@ -184,223 +171,15 @@ def check_finite(values: Mapping[str, float], step: int, last_checkpoint: Path |
                 f"Lower gan.train.lr or raise gan.train.warmup_steps / tighten gan.train.grad_clip, then --resume")
 
 
-def reconstruct(nets: Mapping[str, nn.Module], source: Tensor, driving: Tensor) -> dict[str, Tensor]:
-    """Animate ``source`` (B,3,S,S) with ``driving`` (B,T,3,S,S): the generator's output dict."""
-    b, t = driving.shape[:2]
-    kp_source = nets["kp_detector"](source)
-    kp_flat = nets["kp_detector"](driving.flatten(0, 1))
-    kp_driving = {k: kp_flat[k].unflatten(0, (b, t)) for k in ("value", "jacobian")}
-    out, _ = nets["generator"](source, kp_source, kp_driving)
-    out["kp_source"], out["kp_driving"] = kp_source, kp_driving
-    return out
-
-
-@torch.no_grad()
-def validate(nets: Mapping[str, nn.Module], batches: Iterable[tuple[Tensor, Tensor]],
-             device: torch.device, amp: torch.dtype | None) -> dict[str, float]:
-    """Mean reconstruction L1 on the fixed val samples, the copy-the-source L1, and their ratio."""
-    modes = {name: net.training for name, net in nets.items()}
-    for net in nets.values():
-        net.eval()
-    l1_sum = copy_sum = 0.0
-    count = 0
-    autocast = torch.autocast(device.type, dtype=amp) if amp is not None else contextlib.nullcontext()
-    try:
-        for source, driving in batches:
-            source, driving = source.to(device), driving.to(device)
-            with autocast:
-                prediction = reconstruct(nets, source, driving)["prediction"].float()
-            l1_sum += (prediction - driving).abs().mean(dim=(1, 2, 3, 4)).sum().item()
-            copy_sum += (source[:, None] - driving).abs().mean(dim=(1, 2, 3, 4)).sum().item()
-            count += source.shape[0]
-    finally:
-        for name, net in nets.items():
-            net.train(modes[name])
-    l1, copy = l1_sum / count, copy_sum / count
-    return {"l1": l1, "copy_l1": copy, "ratio": l1 / copy if copy > 0 else float("nan")}
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints and RNG
-# --------------------------------------------------------------------------------------------
-def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def parameter_digest(nets: Mapping[str, nn.Module]) -> str:
-    """SHA-256 of every network parameter's bytes: equal on all DDP processes when in sync."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in sorted(nets):
-        for pname, param in nets[name].named_parameters():
-            digest.update(f"{name}.{pname}".encode())
-            digest.update(param.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def find_checkpoint(out_dir: str | Path) -> Path | None:
-    """``latest.pt`` if present, else the ``checkpoint-<step>.pt`` with the highest step."""
-    out_dir = Path(out_dir)
-    if (out_dir / "latest.pt").is_file():
-        return out_dir / "latest.pt"
-    found = [(int(m.group(1)), p) for p in out_dir.glob("checkpoint-*.pt")
-             if (m := CHECKPOINT_RE.search(p.name))]
-    return max(found)[1] if found else None
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated or foreign file
-        raise UserError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}); "
-                        f"delete it to resume from an earlier one, or train without --resume") from exc
-
-
-# --------------------------------------------------------------------------------------------
-# Metrics log: dvclive when installed, else the same TSV/JSON layout written by hand
-# --------------------------------------------------------------------------------------------
-class MetricLog:
-    """``<dir>/plots/metrics/<name>.tsv`` (step, value) and ``<dir>/metrics.json`` (latest values).
-
-    dvclive writes this layout; without dvclive (the GPU machine) we write it ourselves, so
-    ``dvc plots`` and the notebook read either. On resume, rows after the resumed step are
-    dropped first (they came from steps that are about to be trained again).
-    """
-
-    def __init__(self, log_dir: str | Path, resume_step: int | None):
-        self.dir = Path(log_dir)
-        self.plots = self.dir / "plots" / "metrics"
-        if resume_step is not None:
-            self._truncate(resume_step)
-        self.latest: dict[str, float] = {}
-        try:
-            from dvclive import Live
-        except ImportError:
-            self.live = None
-            log.info("dvclive is not installed: writing metrics as TSV/JSON to %s", self.dir)
-            if resume_step is None and self.dir.exists():
-                import shutil
-
-                shutil.rmtree(self.dir)
-            self.plots.mkdir(parents=True, exist_ok=True)
-        else:
-            self.live = Live(str(self.dir), resume=resume_step is not None, dvcyaml=False,
-                             save_dvc_exp=False, report=None)
-            if resume_step is not None:
-                self.latest = _flatten(json.loads((self.dir / "metrics.json").read_text())) \
-                    if (self.dir / "metrics.json").is_file() else {}
-
-    def _truncate(self, step: int) -> None:
-        for tsv in self.plots.rglob("*.tsv"):
-            lines = tsv.read_text().splitlines()
-            kept = lines[:1] + [line for line in lines[1:] if int(float(line.split("\t")[0])) <= step]
-            tsv.write_text("\n".join(kept) + "\n")
-
-    def log(self, step: int, values: Mapping[str, float]) -> None:
-        self.latest.update(values)
-        if self.live is not None:
-            self.live.step = step
-            for name, value in values.items():
-                self.live.log_metric(name, float(value))
-            self.live.make_summary()
-            return
-        for name, value in values.items():
-            path = self.plots / f"{name}.tsv"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(f"step\t{name.rsplit('/', 1)[-1]}\n")
-            with path.open("a") as fh:
-                fh.write(f"{step}\t{float(value)!r}\n")
-        atomic_write_json(self.dir / "metrics.json", {**_nest(self.latest), "step": step})
-
-    def close(self) -> None:
-        if self.live is not None:
-            self.live.end()
-
-
-def _nest(flat: Mapping[str, float]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = tree
-        *parents, leaf = name.split("/")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for key, value in tree.items():
-        if key == "step" and not prefix:
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "/"))
-        else:
-            flat[name] = value
-    return flat
-
-
-def read_history(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """All logged series of a run: ``{"gen/total": [(step, value), ...], ...}`` (for figures)."""
-    plots = Path(log_dir) / "plots" / "metrics"
-    history: dict[str, list[tuple[int, float]]] = {}
-    for tsv in sorted(plots.rglob("*.tsv")):
-        name = tsv.relative_to(plots).with_suffix("").as_posix()
-        rows = [line.split("\t") for line in tsv.read_text().splitlines()[1:] if line.strip()]
-        history[name] = [(int(float(r[0])), float(r[-1])) for r in rows]
-    return history
-
-
-# --------------------------------------------------------------------------------------------
-# Distributed set-up
-# --------------------------------------------------------------------------------------------
-def setup_distributed() -> tuple[int, int, torch.device]:
-    """(rank, world size, device): joins the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    world = dist.get_world_size() if dist.is_initialized() else 1
-    if torch.cuda.is_available():
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    return rank, world, device
-
-
-def _wrap(module: nn.Module, device: torch.device, world: int) -> nn.Module:
-    if world == 1:
-        return module
-    from torch.nn.parallel import DistributedDataParallel
-
-    # find_unused_parameters: the generator's full model holds the discriminator, whose weights
-    # get no gradient while the adversarial loss is off (e.g. before its start step)
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   find_unused_parameters=True)
-
-
 def _data_order(sampler, dataset, epoch: int, skip: int, batch_size: int) -> list[int]:
     """This process's sample indices for ``epoch``, without the first ``skip`` batches."""
     sampler.set_epoch(epoch)
     dataset.set_epoch(epoch)
     return list(sampler)[skip * batch_size:]
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step % every == 0 or step == last
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,155 +239,68 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
         val_set = FixedClipDataset(store, "val", gan.train.clip_len, gan.run.val_batches * gan.train.batch_size)
         val_batches = fixed_batches(val_set, gan.train.batch_size)
 
-    # ---- model and optimisers (identical initial weights on every process)
+    # ---- model and optimisers (identical initial weights on every process), then resume
     seed_everything(params.seed)
     nets, gen_full, disc_full = build_models(gan, image_size, device)
     optimizers, schedulers = make_optimizers(nets, gan)
     amp = autocast_dtype(gan, device)
-
-    # ---- resume
-    step, epoch, batch_in_epoch, wall_before = 0, 0, 0, 0.0
-    last_checkpoint: Path | None = None
-    rng_resumed = False
-    if resume:
-        last_checkpoint = find_checkpoint(out_dir)
-        if last_checkpoint is None:
-            log.info("--resume: no checkpoint in %s, starting from step 0", out_dir)
-        else:
-            ckpt = load_checkpoint(last_checkpoint)
-            try:
-                for name, net in nets.items():
-                    net.load_state_dict(ckpt["models"][name])
-                for name, opt in optimizers.items():
-                    opt.load_state_dict(ckpt["optimizers"][name])
-            except (KeyError, RuntimeError, ValueError) as exc:
-                raise UserError(f"{last_checkpoint}: does not match the current gan params "
-                                f"({type(exc).__name__}: {str(exc).splitlines()[0]}); train into another "
-                                f"--out or without --resume") from exc
-            step = int(ckpt["step"])
-            for name, sched in schedulers.items():
-                sched.load_state_dict(ckpt["schedulers"][name])
-                sched.lr_lambdas = [lr_factor(gan)]  # gan.train.steps may have been extended
-            epoch, batch_in_epoch = int(ckpt["data"]["epoch"]), int(ckpt["data"]["batch"])
-            wall_before = float(ckpt.get("wall_seconds", 0.0))
-            rngs = ckpt["rng"]
-            if len(rngs) == world and ckpt.get("batches_per_epoch") == batches_per_epoch:
-                set_rng_state(rngs[rank])
-                rng_resumed = True
-            else:
-                log.warning("%s was written by %d process(es) with %s batches per epoch; now %d "
-                            "and %d: resuming the weights, not the exact random streams",
-                            last_checkpoint, len(rngs), ckpt.get("batches_per_epoch"), world,
-                            batches_per_epoch)
-            if is_main:
-                log.info("resumed from %s at step %d", last_checkpoint, step)
-    if not rng_resumed:
+    state = (resume_run(out_dir, nets, optimizers, schedulers, lr_factor(gan), batches_per_epoch, rank, world)
+             if resume else RunState())
+    if not state.rng_resumed:
         seed_everything(params.seed + rank)  # different augmentations per process, reproducibly
-    gen_model, disc_model = _wrap(gen_full, device, world), _wrap(disc_full, device, world)
+    gen_model, disc_model = wrap(gen_full, device, world), wrap(disc_full, device, world)
+
+    def checkpoint() -> Path:
+        return save_checkpoint(out_dir, state, params, nets, optimizers, schedulers, batches_per_epoch,
+                               time.perf_counter() - started, rank, world)
 
     # ---- logging (rank 0 only)
-    metric_log = MetricLog(log_dir, resume_step=step if resume and last_checkpoint else None) if is_main else None
+    metric_log = MetricLog(log_dir, resume_step=state.step if state.last_checkpoint else None) if is_main else None
     if is_main:
         log.info("training %s (temporal=%s) at %d px on %s x%d%s: %d steps, batch %d x %d frames, "
                  "%d training clips, %d val samples", type(nets["generator"]).__name__, gan.temporal,
                  image_size, device.type, world, " bf16" if amp else "", gan.train.steps, gan.train.batch_size,
                  gan.train.clip_len, len(train_set), sum(len(s) for s, _ in val_batches))
-
-    def save(step: int) -> Path:
-        """All ranks gather their RNG states; rank 0 writes checkpoint-<step>.pt and latest.pt."""
-        rngs, digests = [rng_state()], [parameter_digest(nets)]
-        if world > 1:
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, (rngs[0], digests[0]))
-            rngs, digests = [g[0] for g in gathered], [g[1] for g in gathered]
-            if is_main and len(set(digests)) > 1:
-                log.error("step %d: the processes' weights differ (%s); DDP replicas are out of sync",
-                          step, ", ".join(d[:12] for d in digests))
-        path = out_dir / f"checkpoint-{step}.pt"
-        if is_main:
-            e, b = (epoch + 1, 0) if batch_in_epoch >= batches_per_epoch else (epoch, batch_in_epoch)
-            state = {"step": step, "params": params.to_dict(), "version": __version__,
-                     "models": {name: net.state_dict() for name, net in nets.items()},
-                     "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-                     "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
-                     "rng": rngs, "data": {"epoch": e, "batch": b}, "replica_digests": digests,
-                     "batches_per_epoch": batches_per_epoch, "world_size": world,
-                     "wall_seconds": wall_before + time.perf_counter() - started,
-                     "val": last_val}
-            atomic_torch_save(state, path)
-            atomic_torch_save(state, out_dir / "latest.pt")
-            log.info("checkpoint %s", path)
-        return path
-
-    # ---- loop
-    last_val: dict[str, float] = {}
-    window: dict[str, float] = {}
-    window_steps, window_seconds = 0, 0.0
-    train_seconds, frames_trained = 0.0, 0
-    frames_per_step = gan.train.batch_size * gan.train.clip_len * world
+    window = StepWindow(gan.train.batch_size * gan.train.clip_len * world)
     bar = None
     if is_main and progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=gan.train.steps, initial=step, desc=f"train {gan.temporal}", mininterval=2.0,
+        bar = tqdm(total=gan.train.steps, initial=state.step, desc=f"train {gan.temporal}", mininterval=2.0,
                    dynamic_ncols=True)
+
+    # ---- loop: one epoch's data order per pass of the outer loop
     try:
-        while step < gan.train.steps:
-            order = _data_order(sampler, train_set, epoch, batch_in_epoch, gan.train.batch_size)
+        while state.step < gan.train.steps:
+            order = _data_order(sampler, train_set, state.epoch, state.batch_in_epoch, gan.train.batch_size)
             loader = DataLoader(train_set, batch_size=gan.train.batch_size, sampler=order, drop_last=True,
                                 num_workers=gan.run.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator())  # never draws from the global RNG
-            tick = time.perf_counter()  # step time includes reading the batch, not validation
+            tick = time.perf_counter()
             for source, driving in loader:
                 source = source.to(device, non_blocking=True)
                 driving = driving.to(device, non_blocking=True)
                 if gan.train.channels_last and device.type == "cuda":
                     source = source.contiguous(memory_format=torch.channels_last)
                 values = train_step(gen_model, disc_model, optimizers, source, driving, gan, amp,
-                                     step + 1, last_checkpoint, world)
+                                    state.step + 1, state.last_checkpoint, world)
                 lr = schedulers["generator"].get_last_lr()[0]
                 for sched in schedulers.values():
                     sched.step()
-                step += 1
-                batch_in_epoch += 1
-                seconds = time.perf_counter() - tick
-                train_seconds += seconds
-                window_seconds += seconds
-                frames_trained += frames_per_step
-                for name, value in values.items():
-                    window[name] = window.get(name, 0.0) + value
-                window_steps += 1
-
+                state.step += 1
+                state.batch_in_epoch += 1
+                window.add(values, time.perf_counter() - tick)
                 if is_main:
-                    if bar is not None:
-                        bar.update(1)
-                        if step % 5 == 0 or step == gan.train.steps:
-                            bar.set_postfix(G=f"{sum(v for n, v in values.items() if n.startswith('gen/')):.3f}",
-                                            D=f"{values.get('disc/disc', float('nan')):.3f}", refresh=False)
-                    if step % gan.run.log_every == 0 or step == gan.train.steps:
-                        row = {n: v / window_steps for n, v in window.items()}
-                        row["gen/total"] = sum(v for n, v in row.items() if n.startswith("gen/"))
-                        row["lr"] = lr
-                        row["frames_per_second"] = window_steps * frames_per_step / max(window_seconds, 1e-9)
-                        metric_log.log(step, row)
-                    if step % gan.run.val_every == 0 or step == gan.train.steps:
-                        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                            last_val = validate(nets, val_batches, device, amp)
-                        metric_log.log(step, {f"val/{k}": v for k, v in last_val.items()})
-                        log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f",
-                                 step, last_val["l1"], last_val["copy_l1"], last_val["ratio"])
-                if step % gan.run.log_every == 0 or step == gan.train.steps:
-                    window, window_steps, window_seconds = {}, 0, 0.0
-                if step % gan.run.checkpoint_every == 0 or step == gan.train.steps:
-                    last_checkpoint = save(step)
-                if step >= gan.train.steps:
+                    _report(state, values, lr, window, metric_log, bar, gan, nets, val_batches, device, amp)
+                elif _due(state.step, gan.run.log_every, gan.train.steps):
+                    window.reset()
+                if _due(state.step, gan.run.checkpoint_every, gan.train.steps):
+                    state.last_checkpoint = checkpoint()
+                if state.step >= gan.train.steps:
                     break
                 tick = time.perf_counter()
-            else:
-                epoch, batch_in_epoch = epoch + 1, 0
-                continue
-            if batch_in_epoch >= batches_per_epoch:
-                epoch, batch_in_epoch = epoch + 1, 0
+            if state.batch_in_epoch >= batches_per_epoch:
+                state.epoch, state.batch_in_epoch = state.epoch + 1, 0
     finally:
         if bar is not None:
             bar.close()
@@ -618,18 +310,38 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     # ---- final metrics (a resumed run that had already finished still validates)
     result: dict[str, Any] = {}
     if is_main:
-        if not last_val:
-            last_val = validate(nets, val_batches, device, amp)
+        if not state.last_val:
+            state.last_val = validate(nets, val_batches, device, amp)
         wall = time.perf_counter() - started
-        result = {"temporal": gan.temporal, "steps": step, "image_size": image_size,
-                  "val_l1": last_val["l1"], "copy_l1": last_val["copy_l1"], "ratio": last_val["ratio"],
-                  "wall_seconds": wall, "total_wall_seconds": wall_before + wall,
-                  "frames_per_second": frames_trained / train_seconds if train_seconds else None,
+        result = {"temporal": gan.temporal, "steps": state.step, "image_size": image_size,
+                  "val_l1": state.last_val["l1"], "copy_l1": state.last_val["copy_l1"],
+                  "ratio": state.last_val["ratio"], "wall_seconds": wall,
+                  "total_wall_seconds": state.wall_before + wall, "frames_per_second": window.total_fps,
                   "processes": world, "device": device.type,
-                  "checkpoint": str(last_checkpoint) if last_checkpoint else None}
+                  "checkpoint": str(state.last_checkpoint) if state.last_checkpoint else None}
         atomic_write_json(metrics_path, result)
-        log.info("done: %d steps, val L1 %.4f vs copy %.4f (ratio %.3f), %.0f s", step,
+        log.info("done: %d steps, val L1 %.4f vs copy %.4f (ratio %.3f), %.0f s", state.step,
                  result["val_l1"], result["copy_l1"], result["ratio"], wall)
     if world > 1:
         dist.barrier()
     return result
+
+
+def _report(state: RunState, values: Mapping[str, float], lr: float, window: StepWindow,
+            metric_log: MetricLog, bar, gan: GanParams, nets: Mapping[str, nn.Module],
+            val_batches: list, device: torch.device, amp: torch.dtype | None) -> None:
+    """Rank 0 after a step: progress bar, the averaged log row and validation when due."""
+    step = state.step
+    if bar is not None:
+        bar.update(1)
+        if step % 5 == 0 or step == gan.train.steps:
+            bar.set_postfix(G=f"{sum(v for n, v in values.items() if n.startswith('gen/')):.3f}",
+                            D=f"{values.get('disc/disc', float('nan')):.3f}", refresh=False)
+    if _due(step, gan.run.log_every, gan.train.steps):
+        metric_log.log(step, window.row(lr))
+    if _due(step, gan.run.val_every, gan.train.steps):
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            state.last_val = validate(nets, val_batches, device, amp)
+        metric_log.log(step, {f"val/{k}": v for k, v in state.last_val.items()})
+        log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f",
+                 step, state.last_val["l1"], state.last_val["copy_l1"], state.last_val["ratio"])

@@ -251,3 +251,113 @@ def test_metric_log_without_dvclive_writes_what_dvclive_writes(tmp_path, monkeyp
 def test_a_store_of_another_size_than_data_size_is_a_user_error(store_root, tmp_path):
     with pytest.raises(UserError, match=r"frames are 32 px but data.size is 64"):
         _train(store_root, tmp_path, "data.size=64")
+
+
+# --------------------------------------------------------------------------------------------
+# The discriminator and its probe
+# --------------------------------------------------------------------------------------------
+def _disc_nets(store_root: Path, *extra: str):
+    from lstmgan.models.full_model import build_networks
+    from lstmgan.utils.seed import seed_everything
+
+    gan = _params(store_root, *extra).gan
+    seed_everything(0)
+    return gan, build_networks(gan, SIZE)
+
+
+def test_probe_of_a_constant_discriminator_gives_its_constant_and_chance_accuracy(store_root):
+    """Known answer: a critic whose score layer outputs 0.75 everywhere scores every input 0.75, with
+    no spread, and calls every patch real, so the real-vs-generated accuracy is exactly 0.5."""
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.gan.validate import discriminator_probe
+    from lstmgan.media.store import open_store
+
+    _, nets = _disc_nets(store_root, "gan.model.disc_spectral_norm=false")
+    for disc in nets["discriminator"].discs:
+        torch.nn.init.zeros_(disc.score.weight)
+        torch.nn.init.constant_(disc.score.bias, 0.75)
+    batches = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 4), 2)
+    probe = discriminator_probe(nets, batches, torch.device("cpu"), None)
+    for name in ("real", "generated", "blurred", "wrong_pose"):
+        assert probe[name] == pytest.approx(0.75, abs=1e-6)
+        assert probe[f"{name}_std"] == pytest.approx(0.0, abs=1e-6)
+    assert probe["accuracy"] == pytest.approx(0.5)
+    assert all(net.training for net in nets.values())  # the probe restores training mode
+
+
+def test_discriminator_alone_separates_real_from_a_degraded_generator_output(store_root):
+    """The frame critic of the default configuration (its optimiser, gradient clipping, spectral
+    norm, keypoint conditioning), trained alone for 300 steps against a fixed, visibly degraded
+    generator output (the untrained generator's decoder image of each clip), tells held-out real
+    frames from the degraded ones; before training it cannot."""
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.gan.train import make_optimizers
+    from lstmgan.gan.validate import reconstruct
+    from lstmgan.media.store import open_store
+    from lstmgan.models.full_model import DiscriminatorFullModel
+
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=0", "gan.loss.disc_wrong_pose=0",
+                           "gan.model.disc_block_expansion=16", "gan.model.disc_max_features=128",
+                           "gan.model.disc_num_blocks=3")  # the default critic's widths
+    store = open_store(store_root)
+    disc = DiscriminatorFullModel(nets, gan, SIZE)
+    optimizer = make_optimizers(nets, gan)[0]["discriminator"]
+
+    def degraded(batches):
+        with torch.no_grad():
+            outs = [reconstruct(nets, source, driving) for source, driving in batches]
+        return [(driving, {"prediction": out["decoded"], "kp_driving": out["kp_driving"]})
+                for (_, driving), out in zip(batches, outs)]
+
+    train_pairs = degraded(fixed_batches(FixedClipDataset(store, "train", CLIP, 12), 4))
+    val_pairs = degraded(fixed_batches(FixedClipDataset(store, "val", CLIP, 8), 4))
+
+    def measure() -> tuple[float, float]:
+        """(patch accuracy, mean score on real minus mean score on degraded) on the val clips."""
+        disc.eval()
+        with torch.no_grad():
+            outs = [disc(driving, fake) for driving, fake in val_pairs]
+            scores = [(nets["discriminator"](driving.flatten(0, 1), fake["kp_driving"]["value"].flatten(0, 1))[0][1],
+                       nets["discriminator"](fake["prediction"].flatten(0, 1),
+                                             fake["kp_driving"]["value"].flatten(0, 1))[0][1])
+                      for driving, fake in val_pairs]
+        disc.train()
+        accuracy = float(np.mean([0.5 * (o["acc_real"] + o["acc_fake"]) for o in outs]))
+        gap = float(np.mean([(real.mean() - fake.mean()).item() for real, fake in scores]))
+        return accuracy, gap
+
+    before, gap_before = measure()
+    for step in range(300):
+        driving, fake = train_pairs[step % len(train_pairs)]
+        optimizer.zero_grad()
+        disc(driving, fake)["disc"].backward()
+        torch.nn.utils.clip_grad_norm_(nets["discriminator"].parameters(), gan.train.grad_clip)
+        optimizer.step()
+    after, gap_after = measure()
+    assert before < 0.6 and after > 0.65, (before, after)
+    assert abs(gap_before) < 0.1 and gap_after > 0.3, (gap_before, gap_after)
+
+
+def test_discriminator_figure_plots_the_logged_accuracies_and_probe(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lstmgan.gan.figures import discriminator_figure
+    from lstmgan.gan.metrics_log import MetricLog, read_history
+
+    log = MetricLog(tmp_path, resume_step=None)
+    for step in (25, 50):
+        log.log(step, {"disc/acc_real": 0.5 + step / 100, "disc/acc_fake": 0.9 - step / 100})
+    log.log(50, {"probe/real": 0.8, "probe/real_std": 0.1, "probe/generated": 0.3, "probe/generated_std": 0.05,
+                 "probe/accuracy": 0.7})
+    log.close()
+    fig = discriminator_figure(read_history(tmp_path), "run")
+    acc_ax, probe_ax = fig.axes
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in acc_ax.lines}
+    assert lines["real frames"] == ([25, 50], [0.75, 1.0])
+    assert lines["generated frames"] == ([25, 50], [pytest.approx(0.65), pytest.approx(0.4)])
+    assert "decoder image" not in lines  # series not logged are left out
+    probe = {line.get_label(): list(line.get_ydata()) for line in probe_ax.lines}
+    assert probe["real frames"] == [0.8] and probe["generated frames"] == [0.3]
+    assert probe["real-vs-generated accuracy"] == [0.7]
+    assert len(probe_ax.collections) == 2  # the ±1 sd bands of the two probed inputs

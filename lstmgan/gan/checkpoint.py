@@ -40,6 +40,8 @@ class RunState:
     wall_before: float = 0.0          # seconds spent by earlier (resumed) runs
     last_checkpoint: Path | None = None
     last_val: dict[str, float] = field(default_factory=dict)
+    last_probe: dict[str, float] = field(default_factory=dict)       # discriminator probe
+    probe_history: list[dict[str, float]] = field(default_factory=list)  # every probe (step + values)
     rng_resumed: bool = False         # the random streams continue exactly
 
     def data_position(self, batches_per_epoch: int) -> tuple[int, int]:
@@ -115,7 +117,8 @@ def save_checkpoint(out_dir: Path, state: RunState, params: Params, nets: Mappin
             "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
             "rng": rngs, "data": {"epoch": epoch, "batch": batch}, "replica_digests": digests,
             "batches_per_epoch": batches_per_epoch, "world_size": world,
-            "wall_seconds": state.wall_before + wall_seconds, "val": state.last_val}
+            "wall_seconds": state.wall_before + wall_seconds, "val": state.last_val,
+            "probe_history": state.probe_history}
     atomic_torch_save(ckpt, path)
     atomic_torch_save(ckpt, out_dir / "latest.pt")
     log.info("checkpoint %s", path)
@@ -150,7 +153,8 @@ def resume(out_dir: Path, nets: Mapping[str, nn.Module], optimizers: Mapping[str
         sched.lr_lambdas = [lr_lambda]
     state = RunState(step=int(ckpt["step"]), epoch=int(ckpt["data"]["epoch"]),
                      batch_in_epoch=int(ckpt["data"]["batch"]),
-                     wall_before=float(ckpt.get("wall_seconds", 0.0)), last_checkpoint=path)
+                     wall_before=float(ckpt.get("wall_seconds", 0.0)), last_checkpoint=path,
+                     probe_history=[row for row in ckpt.get("probe_history", []) if row["step"] <= int(ckpt["step"])])
     rngs = ckpt["rng"]
     if len(rngs) == world and ckpt.get("batches_per_epoch") == batches_per_epoch:
         set_rng_state(rngs[rank])

@@ -44,7 +44,7 @@ from lstmgan.errors import UserError
 from lstmgan.gan.checkpoint import RunState, resume as resume_run, save_checkpoint
 from lstmgan.gan.distributed import host_values, setup_distributed, wrap
 from lstmgan.gan.metrics_log import MetricLog, StepWindow
-from lstmgan.gan.validate import validate
+from lstmgan.gan.validate import discriminator_probe, validate
 from lstmgan.utils.io import atomic_write_json
 from lstmgan.utils.seed import seed_everything
 
@@ -312,12 +312,14 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     if is_main:
         if not state.last_val:
             state.last_val = validate(nets, val_batches, device, amp)
+            state.last_probe = discriminator_probe(nets, val_batches, device, amp)
         wall = time.perf_counter() - started
         result = {"temporal": gan.temporal, "steps": state.step, "image_size": image_size,
                   "val_l1": state.last_val["l1"], "copy_l1": state.last_val["copy_l1"],
                   "ratio": state.last_val["ratio"], "wall_seconds": wall,
                   "total_wall_seconds": state.wall_before + wall, "frames_per_second": window.total_fps,
                   "processes": world, "device": device.type,
+                  "probe": state.last_probe, "probe_history": state.probe_history,
                   "checkpoint": str(state.last_checkpoint) if state.last_checkpoint else None}
         atomic_write_json(metrics_path, result)
         log.info("done: %d steps, val L1 %.4f vs copy %.4f (ratio %.3f), %.0f s", state.step,
@@ -342,6 +344,12 @@ def _report(state: RunState, values: Mapping[str, float], lr: float, window: Ste
     if _due(step, gan.run.val_every, gan.train.steps):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             state.last_val = validate(nets, val_batches, device, amp)
+            state.last_probe = discriminator_probe(nets, val_batches, device, amp)
         metric_log.log(step, {f"val/{k}": v for k, v in state.last_val.items()})
-        log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f",
-                 step, state.last_val["l1"], state.last_val["copy_l1"], state.last_val["ratio"])
+        metric_log.log(step, {f"probe/{k}": v for k, v in state.last_probe.items()})
+        state.probe_history.append({"step": step, **state.last_probe})
+        log.info("step %d: val L1 %.4f, copy-the-source L1 %.4f, ratio %.3f; D probe: real %.3f, "
+                 "generated %.3f, blurred %.3f, wrong pose %.3f, accuracy %.3f",
+                 step, state.last_val["l1"], state.last_val["copy_l1"], state.last_val["ratio"],
+                 state.last_probe["real"], state.last_probe["generated"], state.last_probe["blurred"],
+                 state.last_probe["wrong_pose"], state.last_probe["accuracy"])

@@ -121,6 +121,10 @@ class GeneratorFullModel(nn.Module):
                 real = self.discriminator(frames32, kp)
             if gan.loss.gan:
                 losses["gen_gan"] = gan.loss.gan * L.lsgan_generator([s for _, s in fake])
+            if gan.loss.gan and gan.loss.disc_decoded:
+                decoded = self.discriminator(out["decoded"].flatten(0, 1), kp)
+                losses["gen_gan_decoded"] = gan.loss.gan * gan.loss.disc_decoded * L.lsgan_generator(
+                    [s for _, s in decoded])
             if gan.loss.feature_matching:
                 losses["feature_matching"] = gan.loss.feature_matching * L.feature_matching(
                     [f for f, _ in real], [f for f, _ in fake])
@@ -129,6 +133,7 @@ class GeneratorFullModel(nn.Module):
             losses["temporal_gen_gan"] = gan.loss.temporal_gan * L.lsgan_generator([score])
 
         generated = dict(out)
+        generated["source"] = source
         generated["kp_source"] = kp_source
         generated["kp_driving"] = kp_driving
         return losses, generated
@@ -149,11 +154,27 @@ class DiscriminatorFullModel(nn.Module):
         fake_frames = generated["prediction"].detach().flatten(0, 1)
         kp = generated["kp_driving"]["value"].detach().flatten(0, 1)
         real = [s for _, s in self.discriminator(frames, kp)]
-        fake = [s for _, s in self.discriminator(fake_frames, kp)]
-        out = {"disc": L.lsgan_discriminator(real, fake)}
+        fakes = {"fake": (1.0, fake_frames)}
+        # extra fakes: the decoder's own image (what the generator synthesises, before blending
+        # with the warped source) and a real frame in the wrong pose (the source frame judged
+        # against the driving keypoints); the fake half of the loss is their weighted mean, so
+        # real and fake keep equal weight (a blind critic still settles at 0.5, not below)
+        loss = self.gan.loss
+        if loss.disc_decoded and "decoded" in generated:
+            fakes["decoded"] = (loss.disc_decoded, generated["decoded"].detach().flatten(0, 1).float())
+        if loss.disc_wrong_pose and "source" in generated:
+            b, t = driving.shape[:2]
+            source = generated["source"].detach().float()
+            fakes["wrong_pose"] = (loss.disc_wrong_pose,
+                                   source[:, None].expand(b, t, *source.shape[1:]).flatten(0, 1))
+        scores = {name: [s for _, s in self.discriminator(images, kp)] for name, (_, images) in fakes.items()}
+        total_weight = sum(weight for weight, _ in fakes.values())
+        fake_term = sum(weight * L.lsgan_fake(scores[name]) for name, (weight, _) in fakes.items()) / total_weight
+        out = {"disc": L.lsgan_real(real) + fake_term}
         with torch.no_grad():
             out["acc_real"] = torch.stack([(s > 0.5).float().mean() for s in real]).mean()
-            out["acc_fake"] = torch.stack([(s < 0.5).float().mean() for s in fake]).mean()
+            for name, fake in scores.items():
+                out[f"acc_{name}"] = torch.stack([(s < 0.5).float().mean() for s in fake]).mean()
         if self.temporal_discriminator is not None and driving.shape[1] > 1:
             _, real_t = self.temporal_discriminator(driving.float())
             _, fake_t = self.temporal_discriminator(generated["prediction"].detach())

@@ -171,6 +171,16 @@ def lsgan_discriminator(real: list[Tensor], fake: list[Tensor]) -> Tensor:
     return sum(((1 - r) ** 2).mean() + (f ** 2).mean() for r, f in zip(real, fake)) / len(real)
 
 
+def lsgan_real(scores: list[Tensor]) -> Tensor:
+    """The real half of the LSGAN discriminator loss (scores pulled to 1), averaged over scales."""
+    return sum(((1 - s) ** 2).mean() for s in scores) / len(scores)
+
+
+def lsgan_fake(scores: list[Tensor]) -> Tensor:
+    """The fake half of the LSGAN discriminator loss (scores pulled to 0), averaged over scales."""
+    return sum((s ** 2).mean() for s in scores) / len(scores)
+
+
 def feature_matching(real: list[list[Tensor]], fake: list[list[Tensor]]) -> Tensor:
     """Mean L1 distance between the discriminator features of real (detached) and fake inputs."""
     terms = [(r.detach() - f).abs().mean() for rs, fs in zip(real, fake) for r, f in zip(rs, fs)]

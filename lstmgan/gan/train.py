@@ -125,7 +125,8 @@ def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[
     """One generator update then one discriminator update; returns the loss terms as floats.
 
     Terms are named ``gen/<term>`` and ``disc/<term>``, plus the discriminator's accuracies
-    ``disc/acc_real`` and ``disc/acc_fake``; under DDP they are averaged over processes. Each
+    ``disc/acc_real``, ``disc/acc_fake`` (and ``disc/acc_decoded``, ``disc/acc_wrong_pose`` for the
+    extra fakes); under DDP they are averaged over processes. Each
     side's losses are checked before its backward pass (a non-finite loss would otherwise reach
     backward kernels that do not expect it), so a NaN/inf raises :class:`TrainingDiverged`
     with the weights of the last good step untouched.

@@ -115,8 +115,8 @@ class GanLossParams:
     feature_matching: float = 1.0
     temporal: float = 1.0  # L1 of frame-to-frame changes
     temporal_gan: float = 0.1  # with model.temporal_disc
-    disc_decoded: float = 1.0  # D also judges the decoder's own image as fake; G gets gan x this on it
-    disc_wrong_pose: float = 1.0  # D also judges the source frame against the driving pose as fake
+    disc_decoded: float = 0.0  # D also judges the decoder's own image as fake; G gets gan x this on it
+    disc_wrong_pose: float = 0.0  # D also judges the source frame against the driving pose as fake
     transform_sigma_affine: float = 0.05
     transform_sigma_tps: float = 0.005
     transform_points_tps: int = 5

@@ -361,3 +361,34 @@ def test_discriminator_figure_plots_the_logged_accuracies_and_probe(tmp_path):
     assert probe["real frames"] == [0.8] and probe["generated frames"] == [0.3]
     assert probe["real-vs-generated accuracy"] == [0.7]
     assert len(probe_ax.collections) == 2  # the ±1 sd bands of the two probed inputs
+
+
+def test_extra_fakes_train_the_critic_on_the_decoder_image_and_the_wrong_pose(store_root):
+    """With gan.loss.disc_decoded / disc_wrong_pose on, one step logs the critic's accuracy on each
+    extra fake and the generator's term on its decoder image; off, the critic's loss is the plain
+    LSGAN loss on (real, generated)."""
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.gan.train import make_optimizers, train_step
+    from lstmgan.media.store import open_store
+    from lstmgan.models import losses as L
+    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel
+
+    source, driving = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 2), 2)[0]
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=1", "gan.loss.disc_wrong_pose=0.5")
+    gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
+    values = train_step(gen, disc, make_optimizers(nets, gan)[0], source, driving, gan, None, 1)
+    assert {"disc/acc_decoded", "disc/acc_wrong_pose", "gen/gen_gan_decoded"} <= set(values)
+    assert all(np.isfinite(v) for v in values.values())
+
+    gan, nets = _disc_nets(store_root)  # the defaults: no extra fakes
+    assert gan.loss.disc_decoded == gan.loss.disc_wrong_pose == 0
+    gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
+    nets["discriminator"].eval()  # spectral norm's power iteration would move between the calls
+    with torch.no_grad():
+        _, generated = gen(source, driving)
+        out = disc(driving, generated)
+        kp = generated["kp_driving"]["value"].flatten(0, 1)
+        real = [s for _, s in nets["discriminator"](driving.flatten(0, 1), kp)]
+        fake = [s for _, s in nets["discriminator"](generated["prediction"].flatten(0, 1), kp)]
+    assert set(out) == {"disc", "acc_real", "acc_fake"}
+    assert out["disc"].item() == pytest.approx(L.lsgan_discriminator(real, fake).item(), rel=1e-6)

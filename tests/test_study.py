@@ -102,3 +102,20 @@ def test_the_study_pipeline_files_agree() -> None:
     assert f"--set generate.reports={study.cells}/${{item.variant.name}}-s${{item.seed}}" in dvc
     assert S.cell_name("lstm", 0) == "lstm-s0"
     assert "lstmgan study --study studies/ablation/params.yaml" in dvc
+
+
+def test_the_study_stages_depend_on_every_module_they_run() -> None:
+    """The rule of tests/test_pipeline_deps.py, applied to the study's own dvc.yaml."""
+    import yaml
+
+    from test_pipeline_deps import _closure, _entry_modules
+
+    stages = yaml.safe_load((ROOT / "studies" / "ablation" / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert stage.get("wdir") == "../..", f"study stage {name} must run from the repository root"
+        entries = _entry_modules(stage["cmd"])
+        assert entries, f"study stage {name}: cannot tell what code its cmd runs"
+        deps = [ROOT / str(d) for d in stage.get("deps", [])]
+        missing = sorted(str(f.relative_to(ROOT)) for f in _closure(entries)
+                         if not any(f == d or d in f.parents for d in deps))
+        assert not missing, f"study stage {name!r} runs these modules but does not depend on them: {missing}"

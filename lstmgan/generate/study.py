@@ -116,19 +116,31 @@ def collect(cells: str | Path, variants: list[str], seeds: list[int]):
     return recon_df, cross_df
 
 
+NOT_METRICS = frozenset({"method", "unit", "seed", "video_id", "identity", "frames", "pair", "source_video",
+                         "source_identity", "driving_video", "driving_identity"})
+
+
+def metric_columns(df) -> list[str]:
+    """The metric columns of a per-video / per-pair table, in file order (numeric, not an id).
+
+    Read from the files, so that aggregation needs neither the models nor the evaluation code."""
+    import pandas as pd
+
+    return [c for c in df.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(df[c])]
+
+
 def study_tables(recon, cross, methods: list[str], comparisons: list[tuple[str, str]], n_boot: int = 2000,
                  boot_seed: int = 0):
     """(means, comparisons) long DataFrames with two-level intervals (see module docstring)."""
     import pandas as pd
 
     from lstmgan.generate import compare as C
-    from lstmgan.generate.evaluate import CROSS_METRICS, RECON_METRICS
 
     means, comps = [], []
-    for df, metrics in ((recon, RECON_METRICS), (cross, CROSS_METRICS)):
+    for df in (recon, cross):
         if len(df):
             present = [m for m in methods if m in set(df["method"])]
-            metrics = [m for m in metrics if m in df.columns]
+            metrics = metric_columns(df)
             means.append(C.means_table(df, metrics, present, n_boot, boot_seed))
             comps.append(C.comparisons_table(df, comparisons, [m for m in metrics if m != "driver_aed"], n_boot,
                                              boot_seed))

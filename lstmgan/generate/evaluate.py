@@ -475,7 +475,9 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     from lstmgan.generate import compare as C
 
     means, comps = interval_tables(results)
-    note = C.summary_sentence(comps)
+    pairs = list(dict.fromkeys(zip(comps["a"], comps["b"])))
+    note = " ".join(C.summary_sentence(comps, a, b) for a, b in pairs[:1 if ("lstm", "none") in pairs else None]) \
+        or C.summary_sentence(comps)
     note += (f" AKD is measured by {rep.landmark_source}"
              + (f" (its own test error {lm_err:.3f} px absolute, {lm_motion_err:.3f} px on landmark motion)"
                 if lm_err is not None else "")

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "animate": "animate a source face image with the motion of a driving video",
     "evalnets": "train the landmark (AKD) and identity (AED) measuring networks once, cached",
     "evaluate": "evaluate checkpoints by the first-order-motion reconstruction protocol",
+    "study": "aggregate a multi-seed study (studies/ablation) into one table with intervals",
     "export": "export a labelled real/fake detection data set from trained generators",
     "detect": "train and evaluate one deepfake detector on an exported data set",
 }

@@ -100,24 +100,27 @@ def test_motion_error_by_hand() -> None:
     assert E.motion_error(still, drv) == pytest.approx(2.0 * 2 * 2 / 12)
 
 
-def test_summarize_and_paired_verdict() -> None:
+def test_summarize_and_interval_tables() -> None:
     rows = [{"l1": 0.1, "akd": float("nan")}, {"l1": 0.3, "akd": 2.0}]
     assert E.summarize(rows, ["l1", "akd"]) == {"l1": pytest.approx(0.2), "akd": 2.0}
 
     def result(method, l1s, psnrs):
-        return E.MethodResult(method, [{"l1": a, "psnr": b} for a, b in zip(l1s, psnrs)], [], {})
+        recon = [{"video_id": f"v{i}", "l1": a, "psnr": b} for i, (a, b) in enumerate(zip(l1s, psnrs))]
+        cross = [{"pair": 0, "motion_error": 1.0}, {"pair": 1, "motion_error": 2.0}]
+        return E.MethodResult(method, recon, cross, {})
 
-    # lstm lower l1 on every video by 0.01 (consistent: better); psnr differences flip sign (tie)
+    # lstm lower l1 on every video by 0.01 (resolved: better); psnr differences flip sign (not resolved)
     lstm = result("lstm", [0.10, 0.20, 0.30, 0.40], [20.0, 21.0, 22.0, 23.0])
     none = result("none", [0.11, 0.21, 0.31, 0.41], [20.5, 20.5, 22.5, 22.5])
-    cmp = E.paired_comparison([lstm, none])
-    assert cmp["l1"]["verdict"] == "better" and cmp["l1"]["mean_diff"] == pytest.approx(-0.01)
-    assert cmp["psnr"]["verdict"] == "tie" and cmp["psnr"]["mean_diff"] == pytest.approx(0.0)
-    assert "the LSTM helps" in E.lstm_verdict(cmp)
-    worse = E.paired_comparison([result("lstm", [0.2] * 3 + [0.25], [1, 1, 1, 1]),
-                                 result("none", [0.1] * 4, [1, 1, 1, 1])])
-    assert worse["l1"]["verdict"] == "worse" and "does NOT help" in E.lstm_verdict(worse)
-    assert "needs both" in E.lstm_verdict(E.paired_comparison([lstm]))
+    copy = result("copy-source", [0.5] * 4, [10.0] * 4)
+    means, comps = E.interval_tables([lstm, none, copy])
+    assert list(dict.fromkeys(means["method"])) == ["lstm", "none", "copy-source"]
+    v = {(r.a, r.b, r.metric): r.verdict for r in comps.itertuples()}
+    assert v[("lstm", "none", "l1")] == "better" and v[("lstm", "none", "psnr")] == "not resolved"
+    assert v[("lstm", "copy-source", "psnr")] == "better" and v[("none", "copy-source", "l1")] == "better"
+    assert v[("lstm", "none", "motion_error")] == "not resolved"  # identical per pair: zero difference
+    l1 = means[(means.method == "lstm") & (means.metric == "l1")].iloc[0]
+    assert l1["mean"] == pytest.approx(0.25) and 0.1 <= l1["low"] < 0.25 < l1["high"] <= 0.4
 
 
 # ------------------------------------------------------------------------------------------
@@ -152,8 +155,11 @@ def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
     out = E.evaluate_all(params, store, "cpu", checkpoints)
     table = out["table"]
     assert list(table.index) == ["lstm", "none", "copy-source", "driving-video"]
-    for m in ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error"):
+    for m in ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error", "tof"):
         assert math.isfinite(table.loc["lstm", m]) and math.isfinite(table.loc["copy-source", m])
+    for m in ("flicker_dec", "warp_error_dec", "tof_dec", "sharpness_dec"):  # decoder regions: generators only
+        assert math.isfinite(table.loc["none", m]) and math.isnan(table.loc["copy-source", m])
+    assert table.loc["copy-source", "tof"] > 0  # the real video moves, the copy does not
     # the driving video in cross-identity follows its own motion exactly
     assert table.loc["driving-video", "motion_error"] == pytest.approx(0.0, abs=1e-6)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -161,7 +167,12 @@ def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
     assert metrics["evalnets"]["landmark_source"] == "landmark_net"
     assert 0.0 <= metrics["evalnets"]["identity_test_verification_accuracy"] <= 1.0
     md = (tmp_path / "tables" / "ablation.md").read_text()
-    assert "| lstm |" in md and "Measured (paired" in md
+    assert "| lstm |" in md and "| lstm vs none |" in md and "| none vs copy-source |" in md
+    assert "lstm vs none, paired 95% intervals" in md
+    assert set(metrics["comparisons"]) == {"lstm vs none", "lstm vs copy-source", "none vs copy-source"}
+    assert metrics["comparisons"]["lstm vs none"]["tof"]["verdict"] in ("better", "worse", "not resolved")
+    lo, hi = metrics["intervals"]["lstm"]["l1"]
+    assert lo <= metrics["lstm"]["l1"] <= hi
     import pandas as pd
 
     per_video = pd.read_csv(tmp_path / "reports" / "per_video.csv")

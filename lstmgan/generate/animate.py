@@ -113,6 +113,8 @@ class Animation:
     kp_source: Tensor  # (K, 2)
     best_frame: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    occlusion: Tensor | None = None  # (T, S, S) the generator's occlusion map at the image size
+    # (1 = warped source, 0 = painted by the decoder), as blended into ``frames``
 
 
 class Animator:
@@ -143,16 +145,29 @@ class Animator:
     @torch.inference_mode()
     def render(self, source: Tensor, kp_source: dict[str, Tensor], kp_driving: dict[str, Tensor]) -> Tensor:
         """Generate (T, 3, S, S) frames in order, ``batch_size`` frames per call, state carried."""
+        return self.render_with_occlusion(source, kp_source, kp_driving)[0]
+
+    @torch.inference_mode()
+    def render_with_occlusion(self, source: Tensor, kp_source: dict[str, Tensor], kp_driving: dict[str, Tensor]
+                              ) -> tuple[Tensor, Tensor | None]:
+        """:meth:`render` plus the occlusion map (T, S, S) upsampled to the image size exactly as the
+        generator blends it (bilinear, align_corners False); None if the generator gives none."""
         src = source[None].to(self.device)
         kp_s = {k: v[None].to(self.device) for k, v in kp_source.items()}
         state = None
-        outputs = []
+        outputs, occlusions = [], []
         n = kp_driving["value"].shape[0]
         for i in range(0, n, self.batch_size):
             kp_d = {k: v[None, i:i + self.batch_size].to(self.device) for k, v in kp_driving.items()}
             out, state = self.generator(src, kp_s, kp_d, state=state)
             outputs.append(out["prediction"][0].float())
-        return torch.cat(outputs)
+            if out.get("occlusion") is not None:
+                occ = out["occlusion"][0].float()  # (t, 1, h, w)
+                occ = torch.nn.functional.interpolate(occ, size=source.shape[-2:], mode="bilinear",
+                                                      align_corners=False)
+                occlusions.append(occ[:, 0])
+        occlusion = torch.cat(occlusions) if len(occlusions) == len(outputs) else None
+        return torch.cat(outputs), occlusion
 
     @torch.inference_mode()
     def animate(self, source: Tensor, driving: Tensor, find_best: bool = False,
@@ -168,15 +183,17 @@ class Animator:
         best = find_best_frame(kp_src["value"].cpu().numpy(), kp_drv["value"].cpu().numpy()) if find_best else 0
         initial = {k: v[best] for k, v in kp_drv.items()}
         kp_used = transfer_keypoints(kp_src, kp_drv, initial, relative=relative, adapt_scale=adapt_scale)
-        forward = self.render(source, kp_src, {k: v[best:] for k, v in kp_used.items()})
+        forward, occ = self.render_with_occlusion(source, kp_src, {k: v[best:] for k, v in kp_used.items()})
         if best > 0:  # backwards from the best frame, then put in time order
             back_kp = {k: v[:best + 1].flip(0) for k, v in kp_used.items()}
-            backward = self.render(source, kp_src, back_kp)[1:].flip(0)
-            frames = torch.cat([backward, forward])
+            backward, occ_back = self.render_with_occlusion(source, kp_src, back_kp)
+            frames = torch.cat([backward[1:].flip(0), forward])
+            occ = None if occ is None or occ_back is None else torch.cat([occ_back[1:].flip(0), occ])
         else:
             frames = forward
         return Animation(frames=frames, kp_driving=kp_drv["value"].cpu(), kp_used=kp_used["value"].cpu(),
                          kp_source=kp_src["value"].cpu(), best_frame=best,
+                         occlusion=None if occ is None else occ.cpu(),
                          info={"relative": relative, "adapt_scale": adapt_scale,
                                "scale": movement_scale(kp_src["value"], initial["value"]) if relative and adapt_scale else 1.0})
 

@@ -14,13 +14,22 @@ of every generated frame is known. Per video and in total:
   does not have;
 * ``warp_error``: frame-to-frame warping error: the optical flow of the *real* video (x_{t-1} -> x_t)
   warps g_{t-1}; the error is mean |g_t - warp(g_{t-1})| over the pixels where that flow explains the
-  real video (|x_t - warp(x_{t-1})| below ``generate.warp_threshold``).
+  real video (|x_t - warp(x_{t-1})| below ``generate.warp_threshold``);
+* ``tof``: TecoGAN's tOF, mean |flow(g_{t-1}, g_t) - flow(x_{t-1}, x_t)| in pixels (Farneback flow
+  for both; :mod:`lstmgan.generate.temporal`);
+* ``flicker_dec``, ``warp_error_dec``, ``tof_dec``: the same over the regions the decoder fills
+  (weight ``1 - occlusion`` from the generator), and ``sharpness_dec``, the gradient energy of the
+  generated over the real frames there (1 = as sharp as real). NaN for the baselines (no decoder).
 
 **Cross-identity** animation (source of identity A, driving video of identity B, relative motion):
 there is no ground truth, so we measure ``identity_aed`` (embeddings of the generated frames vs the
 source image of A: identity kept), ``driver_aed`` (vs B's frames: how much of the driver leaks in)
 and ``motion_error`` (mean |(l_g,t - l_g,0) - (l_d,t - l_d,0)| of landmark displacements in pixels:
 motion followed).
+
+**The ablation table** (:mod:`lstmgan.generate.compare`) gives every metric as mean [95% interval]
+(bootstrap over test videos) and every comparison (lstm vs none, each vs copy-source) as the paired
+difference with its interval; the verdict comes from the interval alone.
 
 **Baselines** in the same table: ``copy-source`` (every output is the source frame: no motion at
 all) and, for cross-identity, ``driving-video`` (the driving video itself: perfect motion, wrong
@@ -37,9 +46,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error")
+from lstmgan.generate.compare import HIGHER_IS_BETTER  # noqa: E402  (one definition of "better")
+from lstmgan.generate.temporal import REGION_METRICS  # noqa: E402
+
+RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error", "tof") + REGION_METRICS
 CROSS_METRICS = ("identity_aed", "driver_aed", "motion_error")
-HIGHER_IS_BETTER = {"psnr", "ssim", "driver_aed"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,6 +186,10 @@ class ReferenceCache:
         if (kind, key) not in self._store:
             if kind == "flows":
                 value = real_flows(_float(frames), self.threshold)
+            elif kind == "tof_flows":
+                from lstmgan.generate.temporal import sequence_flows
+
+                value = sequence_flows(_float(frames))
             elif kind == "landmarks":
                 value = self.evalnets.landmarks(to_tensor(frames))
             else:
@@ -184,18 +199,24 @@ class ReferenceCache:
 
 
 def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold: float,
-                           cache: ReferenceCache | None = None, key: str = "") -> dict[str, float]:
+                           cache: ReferenceCache | None = None, key: str = "",
+                           occlusion: np.ndarray | None = None) -> dict[str, float]:
     """All reconstruction metrics for one video; ``pred``/``gt`` uint8 (T, S, S, 3).
 
-    ``cache``/``key`` reuse the ground truth's flows, landmarks and embeddings across methods.
+    ``cache``/``key`` reuse the ground truth's flows, landmarks and embeddings across methods;
+    ``occlusion`` (T, S, S), the generator's map, gives the decoder-region metrics (NaN without).
     """
+    from lstmgan.generate.temporal import decoder_weight, region_metrics, tof
     from lstmgan.utils.tensors import to_tensor
 
     cache = cache or ReferenceCache(evalnets, threshold)
     key = key or str(id(gt))
     p, g = _float(pred), _float(gt)
     row = {"l1": l1(p, g), "psnr": psnr(p, g), "ssim": ssim(p, g), "flicker": flicker(p, g),
-           "warp_error": warping_error(p, g, threshold, flows=cache.get("flows", key, gt))}
+           "warp_error": warping_error(p, g, threshold, flows=cache.get("flows", key, gt)),
+           "tof": tof(p, g, gt_flows=cache.get("tof_flows", key, gt))}
+    row.update(region_metrics(p, g, decoder_weight(occlusion, g.shape[1:3]), flows=cache.get("flows", key, gt),
+                              gt_flows=cache.get("tof_flows", key, gt), threshold=threshold))
     tp = to_tensor(pred)
     lp, lg = evalnets.landmarks(tp), cache.get("landmarks", key, gt)
     row["akd"] = akd(lp, lg) if lp is not None else float("nan")
@@ -245,6 +266,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     records = _eval_videos(store, g.eval_split, g.eval_videos)
     for r in tqdm(records, desc=f"reconstruct [{method}]", leave=False, mininterval=5):
         gt = _frames(store, r.video_id, g.eval_max_frames)
+        occlusion = None
         if method == "copy-source":
             pred = np.broadcast_to(gt[:1], gt.shape).copy()
         elif method == "driving-video":
@@ -252,15 +274,17 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
         else:
             result = animator.animate(to_tensor(gt[0]), to_tensor(gt), relative=True, adapt_scale=False)
             pred = to_uint8(result.frames)
+            occlusion = None if result.occlusion is None else result.occlusion.numpy()
             if len(examples["recon"]) < 4:
                 examples["recon"].append({"video_id": r.video_id, "pred": pred, "gt": gt,
                                           "kp_driving": result.kp_driving.numpy(),
                                           "kp_used": result.kp_used.numpy()})
         row = {"method": method, "video_id": r.video_id, "identity": r.identity, "frames": len(gt)}
-        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id))
+        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id, occlusion))
         recon.append(row)
-    for src, drv in tqdm(cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed),
-                         desc=f"cross-identity [{method}]", leave=False, mininterval=5):
+    pairs = cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed)
+    for pair_index, (src, drv) in enumerate(tqdm(pairs, desc=f"cross-identity [{method}]", leave=False,
+                                                 mininterval=5)):
         source = np.asarray(store.frames(src.video_id)[0])
         driving = _frames(store, drv.video_id, g.eval_max_frames)
         if method == "copy-source":
@@ -274,7 +298,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
             if len(examples["cross"]) < 4:
                 examples["cross"].append({"source": source, "driving": driving, "pred": pred,
                                           "source_video": src.video_id, "driving_video": drv.video_id})
-        row = {"method": method, "source_video": src.video_id, "source_identity": src.identity,
+        row = {"method": method, "pair": pair_index, "source_video": src.video_id, "source_identity": src.identity,
                "driving_video": drv.video_id, "driving_identity": drv.identity}
         row.update(cross_metrics(pred, source, driving, evalnets, cache, src.video_id, drv.video_id))
         cross.append(row)
@@ -343,76 +367,48 @@ def ablation_table(results: list[MethodResult]):
     return table
 
 
-def paired_comparison(results: list[MethodResult], a: str = "lstm", b: str = "none",
-                      z: float = 2.0, rel_tol: float = 0.005) -> dict[str, dict[str, float | str]]:
-    """Per metric: mean of the paired per-video (or per-pair) difference ``a - b``, its standard
-    error, and a verdict ``better`` / ``worse`` / ``tie`` for ``a``: a tie unless |mean| > z * SE
-    (statistically clear) and |mean| > rel_tol * |mean of b| (large enough to matter).
+def unit_frames(results: list[MethodResult]):
+    """(reconstruction, cross-identity) long DataFrames with a ``unit`` column for
+    :mod:`lstmgan.generate.compare`: the video id, or ``pair<i>`` (the same seeded pairs for every
+    method)."""
+    import pandas as pd
 
-    Both methods are evaluated on the same videos and the same cross-identity pairs, so pairing
-    removes the video-to-video spread that would otherwise hide (or fake) a difference.
-    """
-    by = {r.method: r for r in results}
-    if a not in by or b not in by:
-        return {}
-    out: dict[str, dict[str, float | str]] = {}
-    for metrics, field in ((RECON_METRICS, "recon"), (CROSS_METRICS, "cross")):
-        ra, rb = getattr(by[a], field), getattr(by[b], field)
-        for m in metrics:
-            if m == "driver_aed":
-                continue
-            d = np.array([x.get(m, np.nan) - y.get(m, np.nan) for x, y in zip(ra, rb)], np.float64)
-            d = d[np.isfinite(d)]
-            if len(d) == 0:
-                continue
-            mean = float(d.mean())
-            se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
-            scale = abs(float(np.nanmean([y.get(m, np.nan) for y in rb])))
-            if abs(mean) <= z * se or abs(mean) <= rel_tol * scale or mean == 0:
-                verdict = "tie"
-            else:
-                a_better = mean > 0 if m in HIGHER_IS_BETTER else mean < 0
-                verdict = "better" if a_better else "worse"
-            out[m] = {"mean_diff": mean, "se": se, "n": int(len(d)), "verdict": verdict}
-    return out
+    recon = pd.DataFrame([{**r, "method": res.method, "unit": str(r["video_id"])} for res in results for r in res.recon])
+    cross = pd.DataFrame([{**r, "method": res.method, "unit": f"pair{r['pair']}"} for res in results for r in res.cross])
+    return recon, cross
 
 
-def lstm_verdict(comparison: dict[str, dict[str, float | str]]) -> str:
-    """One sentence from :func:`paired_comparison`: what was measured, whichever way it goes."""
-    if not comparison:
-        return "The ablation needs both the lstm and the none checkpoints."
-    groups = {v: [m for m, c in comparison.items() if c["verdict"] == v] for v in ("better", "worse", "tie")}
-    if len(groups["better"]) > len(groups["worse"]) and groups["better"]:
-        head = "the LSTM helps"
-    elif groups["worse"] and len(groups["worse"]) >= len(groups["better"]):
-        head = "the LSTM does NOT help (it is worse on more metrics than it is better)"
-    else:
-        head = "no measurable difference between the LSTM and the baseline"
-    return (f"Measured (paired over the same videos, a difference counts when its mean exceeds twice its "
-            f"standard error and 0.5% of the baseline's value): {head}. lstm better on {', '.join(groups['better']) or 'no metric'}; "
-            f"worse on {', '.join(groups['worse']) or 'no metric'}; tied on {', '.join(groups['tie']) or 'no metric'}.")
+def interval_tables(results: list[MethodResult], pairs: list[tuple[str, str]] | None = None,
+                    n_boot: int = 2000, boot_seed: int = 0):
+    """(means, comparisons) long DataFrames: every method's mean [95% interval] per metric, and the
+    paired difference with interval and verdict for each pair (default: lstm vs none, each
+    generator vs copy-source). The driving video's reconstruction scores are trivially perfect
+    and left out."""
+    import pandas as pd
 
+    from lstmgan.generate import compare as C
 
-def write_table(table, path_stem: str | Path, note: str = "") -> tuple[Path, Path]:
-    """``<stem>.csv`` and ``<stem>.md`` (Markdown with a note under it), atomically."""
-    from lstmgan.utils.io import atomic_write_text
-
-    stem = Path(path_stem)
-    csv_path = atomic_write_text(stem.with_suffix(".csv"), table.to_csv(float_format="%.5g"))
-    cols = list(table.columns)
-    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    for name, row in table.iterrows():
-        cells = []
-        for c in cols:
-            v = row[c]
-            cells.append("n/a" if isinstance(v, float) and not np.isfinite(v) else
-                         f"{int(v)}" if c == "videos" else f"{v:.4g}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    if note:
-        text += "\n" + note + "\n"
-    md_path = atomic_write_text(stem.with_suffix(".md"), text)
-    return csv_path, md_path
+    methods = [r.method for r in results]
+    pairs = C.default_pairs(methods) if pairs is None else pairs
+    recon, cross = unit_frames(results)
+    if len(recon):
+        recon = recon[recon["method"] != "driving-video"]
+    means, comps = [], []
+    for df, metrics in ((recon, RECON_METRICS), (cross, CROSS_METRICS)):
+        if len(df):
+            means.append(C.means_table(df, metrics, [m for m in methods if m in set(df["method"])],
+                                       n_boot, boot_seed))
+            comps.append(C.comparisons_table(df, pairs, [m for m in metrics if m != "driver_aed"], n_boot,
+                                             boot_seed))
+    means = pd.concat(means, ignore_index=True) if means else C.means_table(recon, ())
+    comps = pd.concat(comps, ignore_index=True) if comps else C.comparisons_table(recon, (), ())
+    # one block per method / pair, in the order given
+    means["order"] = means["method"].map({m: i for i, m in enumerate(methods)})
+    means = means.sort_values("order", kind="stable").drop(columns="order").reset_index(drop=True)
+    if len(comps):
+        comps["order"] = [pairs.index((a, b)) for a, b in zip(comps["a"], comps["b"])]
+        comps = comps.sort_values("order", kind="stable").drop(columns="order").reset_index(drop=True)
+    return means, comps
 
 
 def check_checkpoints(checkpoints: dict[str, Path]) -> None:
@@ -476,8 +472,12 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     # AKD compares generated and real frames of the same face, so a constant per-face offset of the
     # landmark network cancels; what limits it is the error on landmark motion within a video.
     lm_motion_err = rep.landmarks.get("test_motion_mae_px", lm_err)
-    comparison = paired_comparison(results)
-    note = lstm_verdict(comparison)
+    from lstmgan.generate import compare as C
+
+    means, comps = interval_tables(results)
+    pairs = list(dict.fromkeys(zip(comps["a"], comps["b"])))
+    note = " ".join(C.summary_sentence(comps, a, b) for a, b in pairs[:1 if ("lstm", "none") in pairs else None]) \
+        or C.summary_sentence(comps)
     note += (f" AKD is measured by {rep.landmark_source}"
              + (f" (its own test error {lm_err:.3f} px absolute, {lm_motion_err:.3f} px on landmark motion)"
                 if lm_err is not None else "")
@@ -491,10 +491,10 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
             note += (f" Caution: AKD of {', '.join(unresolved)} is below twice the landmark network's error on "
                      "landmark motion, so those AKD differences are not resolved by it.")
     note += f" Training steps: {', '.join(f'{k} {v}' for k, v in trained_steps.items())}."
-    if comparison:
-        atomic_write_text(reports / "lstm_vs_none.csv",
-                          pd.DataFrame(comparison).T.rename_axis("metric").to_csv(float_format="%.6g"))
-    write_table(table, Path(g.tables) / "ablation", note)
+    lstm_vs_none = comps[(comps["a"] == "lstm") & (comps["b"] == "none")]
+    if len(lstm_vs_none):
+        atomic_write_text(reports / "lstm_vs_none.csv", lstm_vs_none.to_csv(index=False, float_format="%.6g"))
+    C.write_ablation(means, comps, Path(g.tables) / "ablation", note)
 
     def clean(d: dict) -> dict:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else round(float(v), 6))
@@ -505,8 +505,18 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
                            "landmark_test_mae_px": lm_err, "landmark_test_motion_mae_px": lm_motion_err,
                            "identity_test_verification_accuracy": rep.identity.get("test_verification_accuracy")}
     metrics["trained_steps"] = trained_steps
-    metrics["lstm_vs_none"] = {m: c["verdict"] for m, c in comparison.items()}
+    metrics["lstm_vs_none"] = dict(zip(lstm_vs_none["metric"], lstm_vs_none["verdict"]))
+    metrics["intervals"] = {m: {r.metric: [_round(r.low), _round(r.high)] for r in rows.itertuples()}
+                            for m, rows in means.groupby("method", sort=False)}
+    metrics["comparisons"] = {f"{a} vs {b}": {r.metric: {"diff": _round(r.diff), "low": _round(r.low),
+                                                          "high": _round(r.high), "verdict": r.verdict}
+                                              for r in rows.itertuples()}
+                              for (a, b), rows in comps.groupby(["a", "b"], sort=False)}
     atomic_write_json(g.metrics, metrics)
     log.info("evaluation: %s", note)
     return {"table": table, "results": results, "evalnets": evalnets, "metrics": metrics, "note": note,
-            "comparison": comparison}
+            "means": means, "comparisons": comps}
+
+
+def _round(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 6)

@@ -1,0 +1,218 @@
+"""The ablation table: every metric as mean [95% interval] per method, and paired comparisons.
+
+Input is a long per-unit table (pandas DataFrame): one row per ``method`` x ``unit`` (a test video,
+or a cross-identity pair) and, when variants were trained with several seeds, per ``seed``; one
+column per metric. Every interval comes from :mod:`lstmgan.utils.stats`:
+
+* a method's mean: bootstrap over units (one seed), or over seeds and units together (two-level);
+* a comparison ``A vs B``: the paired difference ``A - B`` on the same units (seeds paired by
+  position: independent runs, any pairing is as good), with the same bootstrap;
+* its verdict (better / worse / not resolved at this budget) from whether the interval excludes 0,
+  in the direction the metric prefers (:data:`HIGHER_IS_BETTER`), never from a point estimate.
+
+Units present for one method but not the other, and units where either value is NaN, are dropped
+from a comparison (a paired difference needs both). The same ``boot_seed`` is used everywhere,
+so the tables are reproducible to the digit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from lstmgan.utils.stats import Interval, bootstrap_seeds_videos, paired_difference, verdict, verdict_sentence
+
+# metrics where a larger value is better; for all others lower is better. ``sharpness_dec`` (gradient
+# energy of generated / real in the decoder-filled regions) counts as higher-is-better because the
+# generators blur (ratios below 1); a ratio above 1 would be noise, which the table's mean shows.
+HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "driver_aed", "sharpness_dec"})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` vs ``b`` on one metric: the paired difference a - b, its interval and verdict."""
+
+    a: str
+    b: str
+    metric: str
+    diff: Interval
+    verdict: str
+    sentence: str
+
+
+def cell_table(df, method: str, metric: str, units: Sequence[str] | None = None,
+               seeds: Sequence | None = None) -> np.ndarray:
+    """(seeds, units) array of ``metric`` for ``method`` (NaN where a cell is missing).
+
+    Without a ``seed`` column the table has one row. ``units``/``seeds`` fix the column/row order
+    (so two methods line up); by default the method's own, sorted.
+    """
+    rows = df[df["method"] == method]
+    has_seed = "seed" in rows.columns
+    if units is None:
+        units = sorted(rows["unit"].astype(str).unique())
+    if seeds is None:
+        seeds = sorted(rows["seed"].unique()) if has_seed else [None]
+    out = np.full((len(seeds), len(units)), np.nan)
+    col = {u: j for j, u in enumerate(units)}
+    row = {s: i for i, s in enumerate(seeds)}
+    for _, r in rows.iterrows():
+        u, s = str(r["unit"]), (r["seed"] if has_seed else None)
+        if u in col and s in row and metric in r:
+            out[row[s], col[u]] = float(r[metric])
+    return out
+
+
+def method_interval(df, method: str, metric: str, n_boot: int = 2000, boot_seed: int = 0) -> Interval:
+    """Mean of ``metric`` for ``method`` with a 95% interval (over units, and seeds when present).
+
+    Units with NaN in any seed are dropped (the bootstrap needs a full table)."""
+    table = cell_table(df, method, metric)
+    if table.size == 0 or not np.isfinite(table).any():
+        return Interval(float("nan"), float("nan"), float("nan"), 0.95, 0)
+    return bootstrap_seeds_videos(table, n_boot=n_boot, seed=boot_seed)
+
+
+def _pair_tables(df, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned (seeds, units) tables of ``a`` and ``b``: common units; seeds paired by position."""
+    ra, rb = df[df["method"] == a], df[df["method"] == b]
+    units = sorted(set(ra["unit"].astype(str)) & set(rb["unit"].astype(str)))
+    if "seed" in df.columns:
+        sa, sb = sorted(ra["seed"].unique()), sorted(rb["seed"].unique())
+        if len(sa) == 1 or len(sb) == 1:  # a single-run method (copy-source) pairs with every seed
+            ta, tb = cell_table(df, a, metric, units, sa), cell_table(df, b, metric, units, sb)
+            n = max(len(ta), len(tb))
+            ta, tb = np.repeat(ta, n // len(ta), 0), np.repeat(tb, n // len(tb), 0)
+        else:
+            n = min(len(sa), len(sb))
+            ta, tb = cell_table(df, a, metric, units, sa[:n]), cell_table(df, b, metric, units, sb[:n])
+    else:
+        ta, tb = cell_table(df, a, metric, units), cell_table(df, b, metric, units)
+    keep = np.isfinite(ta).all(axis=0) & np.isfinite(tb).all(axis=0)
+    return ta[:, keep], tb[:, keep]
+
+
+def compare(df, a: str, b: str, metric: str, n_boot: int = 2000, boot_seed: int = 0) -> Comparison:
+    """Paired difference ``a - b`` of ``metric`` with its interval, verdict and sentence."""
+    ta, tb = _pair_tables(df, a, b, metric)
+    if ta.size == 0:
+        diff = Interval(float("nan"), float("nan"), float("nan"), 0.95, 0)
+    else:
+        diff = paired_difference(ta, tb, n_boot=n_boot, seed=boot_seed)
+    hib = metric in HIGHER_IS_BETTER
+    if not np.isfinite(diff.estimate):
+        return Comparison(a, b, metric, diff, "n/a", f"{a} vs {b} on {metric}: not measured for both.")
+    return Comparison(a, b, metric, diff, verdict(diff, hib), verdict_sentence(a, b, metric, diff, hib))
+
+
+def means_table(df, metrics: Iterable[str], methods: Sequence[str] | None = None, n_boot: int = 2000,
+                boot_seed: int = 0):
+    """Long DataFrame (method, metric, mean, low, high, n) of every method's interval."""
+    import pandas as pd
+
+    methods = list(methods) if methods is not None else list(dict.fromkeys(df["method"]))
+    rows = []
+    for m in methods:
+        for metric in metrics:
+            if metric not in df.columns:
+                continue
+            iv = method_interval(df, m, metric, n_boot, boot_seed)
+            rows.append({"method": m, "metric": metric, "mean": iv.estimate, "low": iv.low, "high": iv.high,
+                         "n": iv.n})
+    return pd.DataFrame(rows, columns=["method", "metric", "mean", "low", "high", "n"])
+
+
+def comparisons_table(df, pairs: Iterable[tuple[str, str]], metrics: Iterable[str], n_boot: int = 2000,
+                      boot_seed: int = 0):
+    """Long DataFrame (a, b, metric, diff, low, high, n, verdict, sentence) for each present pair."""
+    import pandas as pd
+
+    present = set(df["method"])
+    rows = []
+    for a, b in pairs:
+        if a not in present or b not in present:
+            continue
+        for metric in metrics:
+            if metric not in df.columns:
+                continue
+            c = compare(df, a, b, metric, n_boot, boot_seed)
+            rows.append({"a": a, "b": b, "metric": metric, "diff": c.diff.estimate, "low": c.diff.low,
+                         "high": c.diff.high, "n": c.diff.n, "verdict": c.verdict, "sentence": c.sentence})
+    return pd.DataFrame(rows, columns=["a", "b", "metric", "diff", "low", "high", "n", "verdict", "sentence"])
+
+
+def default_pairs(methods: Sequence[str], baseline: str = "copy-source") -> list[tuple[str, str]]:
+    """lstm vs none (when both are there), then every generator vs ``baseline``."""
+    gens = [m for m in methods if m not in ("copy-source", "driving-video")]
+    pairs = [("lstm", "none")] if {"lstm", "none"} <= set(gens) else []
+    return pairs + [(m, baseline) for m in gens if baseline in methods]
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.4g}"
+
+
+def format_markdown(means, comps, note: str = "", level: float = 0.95, over: str = "test videos") -> str:
+    """Two Markdown tables: mean [low, high] per method x metric; diff [low, high] verdict per pair."""
+    pct = int(round(level * 100))
+    metrics = list(dict.fromkeys(means["metric"]))
+    lines = [f"Mean [{pct}% interval] per method (bootstrap over {over}):", "",
+             "| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for method, rows in means.groupby("method", sort=False):
+        by = {r.metric: r for r in rows.itertuples()}
+        cells = [f"{_fmt(by[m].mean)} [{_fmt(by[m].low)}, {_fmt(by[m].high)}]" if m in by and np.isfinite(by[m].mean)
+                 else "n/a" for m in metrics]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if len(comps):
+        lines += ["", f"Paired difference A - B [{pct}% interval] and verdict for A (better / worse / "
+                      "not resolved at this budget, from the interval alone):", "",
+                  "| A vs B | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+        for (a, b), rows in comps.groupby(["a", "b"], sort=False):
+            by = {r.metric: r for r in rows.itertuples()}
+            cells = []
+            for m in metrics:
+                r = by.get(m)
+                cells.append("n/a" if r is None or r.verdict == "n/a" else
+                             f"{_fmt(r.diff)} [{_fmt(r.low)}, {_fmt(r.high)}] **{r.verdict}**")
+            lines.append(f"| {a} vs {b} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    return text + ("\n" + note + "\n" if note else "")
+
+
+def summary_sentence(comps, a: str = "lstm", b: str = "none") -> str:
+    """Which metrics ``a`` is better / worse / not resolved on against ``b`` (intervals decide)."""
+    rows = comps[(comps["a"] == a) & (comps["b"] == b) & (comps["verdict"] != "n/a")]
+    if rows.empty:
+        return f"The {a} vs {b} comparison needs both methods."
+    groups = {v: list(rows.loc[rows["verdict"] == v, "metric"]) for v in ("better", "worse", "not resolved")}
+    return (f"{a} vs {b}, paired 95% intervals: better on {', '.join(groups['better']) or 'no metric'}; "
+            f"worse on {', '.join(groups['worse']) or 'no metric'}; not resolved at this budget on "
+            f"{', '.join(groups['not resolved']) or 'no metric'}.")
+
+
+def write_ablation(means, comps, path_stem: str | Path, note: str = "", over: str = "test videos"
+                   ) -> tuple[Path, Path, Path]:
+    """``<stem>.md`` (both tables and ``note``), ``<stem>.csv`` (method rows: ``<metric>``,
+    ``<metric>_low``, ``<metric>_high``) and ``<stem>_comparisons.csv`` (the long comparison rows)."""
+    from lstmgan.utils.io import atomic_write_text
+
+    stem = Path(path_stem)
+    wide = means.pivot(index="method", columns="metric", values=["mean", "low", "high"])
+    metrics = list(dict.fromkeys(means["metric"]))
+    order = list(dict.fromkeys(means["method"]))
+    cols = {}
+    for m in metrics:
+        cols[m] = wide[("mean", m)]
+        cols[f"{m}_low"] = wide[("low", m)]
+        cols[f"{m}_high"] = wide[("high", m)]
+    import pandas as pd
+
+    table = pd.DataFrame(cols).reindex(order)
+    table.index.name = "method"
+    csv_path = atomic_write_text(stem.with_suffix(".csv"), table.to_csv(float_format="%.6g"))
+    comp_path = atomic_write_text(stem.parent / f"{stem.name}_comparisons.csv",
+                                  comps.to_csv(index=False, float_format="%.6g"))
+    md_path = atomic_write_text(stem.with_suffix(".md"), format_markdown(means, comps, note, over=over))
+    return csv_path, md_path, comp_path

@@ -1,0 +1,121 @@
+"""The multi-seed study's aggregation on tiny fake per-video CSVs, and its pipeline files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmgan.errors import UserError
+from lstmgan.generate import study as S
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_study(tmp_path: Path, seeds=(0, 1, 2), videos: int = 4) -> Path:
+    """Cells of two variants: 'good' has l1 = 0.1 on every video, 'bad' 0.1 + 0.01 * (seed + 1);
+    copy-source (written by every cell, seed independent) has 0.5. flicker differs by seed sign."""
+    cells = tmp_path / "cells"
+    for variant in ("good", "bad"):
+        for seed in seeds:
+            rows = []
+            for v in range(videos):
+                l1 = 0.1 if variant == "good" else 0.1 + 0.01 * (seed + 1)
+                flick = 0.02 + (0.001 if (seed + v) % 2 else -0.001) * (variant == "good")
+                rows.append({"method": variant, "video_id": f"vid{v}", "l1": l1, "flicker": flick,
+                             "tof_dec": 0.3})
+                rows.append({"method": "copy-source", "video_id": f"vid{v}", "l1": 0.5, "flicker": 0.03,
+                             "tof_dec": np.nan})
+            folder = cells / S.cell_name(variant, seed)
+            folder.mkdir(parents=True)
+            pd.DataFrame(rows).to_csv(folder / "per_video.csv", index=False)
+            pd.DataFrame([{"method": variant, "pair": p, "motion_error": 1.0 + 0.1 * (variant == "bad")}
+                          for p in range(2)]).to_csv(folder / "cross_identity.csv", index=False)
+    params = tmp_path / "study.yaml"
+    params.write_text(f"""study:
+  variants:
+    - {{name: good, sets: --set gan.temporal=lstm}}
+    - {{name: bad, sets: --set gan.temporal=none}}
+  seeds: [{', '.join(map(str, seeds))}]
+  steps: 5
+  comparisons:
+    - [good, bad]
+    - [good, copy-source]
+  n_boot: 500
+  cells: {cells}
+  out: {tmp_path / 'out'}
+""")
+    return params
+
+
+def test_aggregate_tiny_study(tmp_path) -> None:
+    result = S.aggregate(write_study(tmp_path))
+    means, comps = result["means"], result["comparisons"]
+    assert list(dict.fromkeys(means["method"])) == ["good", "bad", "copy-source"]
+    bad = means[(means.method == "bad") & (means.metric == "l1")].iloc[0]
+    # seed means 0.11, 0.12, 0.13: resampling seeds spans [0.11, 0.13]; n = 3 seeds x 4 videos
+    assert bad["mean"] == pytest.approx(0.12) and bad["low"] >= 0.11 - 1e-12 and bad["high"] <= 0.13 + 1e-12
+    assert bad["low"] < 0.12 < bad["high"] and bad["n"] == 12
+    copy = means[(means.method == "copy-source") & (means.metric == "l1")].iloc[0]
+    assert copy["n"] == 4  # one run, not one per cell
+    v = {(r.a, r.b, r.metric): r for r in comps.itertuples()}
+    assert v[("good", "bad", "l1")].verdict == "better" and v[("good", "bad", "l1")].diff == pytest.approx(-0.02)
+    assert v[("good", "bad", "flicker")].verdict == "not resolved"  # +-0.001 around equal
+    assert v[("good", "bad", "motion_error")].verdict == "better"
+    assert v[("good", "copy-source", "l1")].verdict == "better" and v[("good", "copy-source", "l1")].n == 12
+    assert v[("good", "copy-source", "tof_dec")].verdict == "n/a"  # the baseline has no decoder region
+    out = tmp_path / "out"
+    md = (out / "ablation.md").read_text()
+    assert "bootstrap over seeds and test videos together" in md and "| good vs bad |" in md
+    assert "good vs bad, paired 95% intervals: better on l1, motion_error" in md
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["comparisons"]["good vs bad"]["l1"]["verdict"] == "better"
+    assert metrics["seeds"] == [0, 1, 2] and metrics["videos"] == 4
+    assert len(pd.read_csv(out / "per_video.csv")) == 2 * 3 * 4 + 4
+    assert list(pd.read_csv(out / "ablation.csv", index_col="method").index) == ["good", "bad", "copy-source"]
+
+
+def test_aggregate_names_what_is_missing(tmp_path) -> None:
+    params = write_study(tmp_path, seeds=(0, 1))
+    text = params.read_text().replace("seeds: [0, 1]", "seeds: [0, 1, 7]")
+    params.write_text(text)
+    with pytest.raises(UserError, match="bad-s7|good-s7"):
+        S.aggregate(params)
+    params.write_text(text.replace("- [good, bad]", "- [good, nobody]"))
+    with pytest.raises(UserError, match="unknown variant"):
+        S.load_study(params)
+    with pytest.raises(UserError, match="no such study params"):
+        S.load_study(tmp_path / "absent.yaml")
+
+
+def test_the_study_pipeline_files_agree() -> None:
+    """studies/ablation: >= 3 seeds, lstm / none / adversarial-off variants, comparisons of known
+    variants, and the dvc.yaml cells write where the aggregation reads."""
+    study = S.load_study(ROOT / "studies" / "ablation" / "params.yaml")
+    assert len(study.seeds) >= 3 and {"lstm", "none", "lstm-noadv"} <= set(study.names)
+    sets = {v["name"]: v["sets"] for v in study.variants}
+    assert "gan.loss.gan=0" in sets["lstm-noadv"] and "gan.loss.feature_matching=0" in sets["lstm-noadv"]
+    assert ("lstm", "none") in study.comparisons and ("lstm", "lstm-noadv") in study.comparisons
+    dvc = (ROOT / "studies" / "ablation" / "dvc.yaml").read_text()
+    assert f"--set generate.reports={study.cells}/${{item.variant.name}}-s${{item.seed}}" in dvc
+    assert S.cell_name("lstm", 0) == "lstm-s0"
+    assert "lstmgan study --study studies/ablation/params.yaml" in dvc
+
+
+def test_the_study_stages_depend_on_every_module_they_run() -> None:
+    """The rule of tests/test_pipeline_deps.py, applied to the study's own dvc.yaml."""
+    import yaml
+
+    from test_pipeline_deps import _closure, _entry_modules
+
+    stages = yaml.safe_load((ROOT / "studies" / "ablation" / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert stage.get("wdir") == "../..", f"study stage {name} must run from the repository root"
+        entries = _entry_modules(stage["cmd"])
+        assert entries, f"study stage {name}: cannot tell what code its cmd runs"
+        deps = [ROOT / str(d) for d in stage.get("deps", [])]
+        missing = sorted(str(f.relative_to(ROOT)) for f in _closure(entries)
+                         if not any(f == d or d in f.parents for d in deps))
+        assert not missing, f"study stage {name!r} runs these modules but does not depend on them: {missing}"

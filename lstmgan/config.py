@@ -50,7 +50,7 @@ class DataParams:
     videos_per_identity: int = 2
     frames: int = 48
     # real data ingestion
-    face_detector: Literal["auto", "face_alignment", "lbp"] = "auto"
+    face_detector: Literal["auto", "face_alignment", "dlib", "lbp"] = "auto"
     crop_scale: float = 1.3  # face box side = crop_scale * max(w, h), squared and clipped
     max_frames: int = 0  # per real video; 0 = all
     detect_every: int = 5  # run the face detector on every n-th frame, follow the face in between

@@ -185,7 +185,7 @@ class GenerateParams:
     evalnet_lr: float = 3.0e-3
     evalnet_threads: int = 0  # CPU torch threads while training them; 0 = every core
     evalnet_metrics: str = "reports/metrics/evalnets.json"  # `lstmgan evalnets`: their own quality
-    identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
+    identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = dlib ResNet
     # --- reports ---
     reports: str = "reports/generate"
     figures: str = "reports/figures/generate"

@@ -147,7 +147,7 @@ def test_ingest_picks_dlib_and_writes_landmarks(real_store) -> None:
     store, _ = real_store
     assert store.meta["detector"] == "dlib"
     assert len(store.records) == 3 and all(r.detector == "dlib" and r.frames == 6 for r in store.records)
-    marks = np.asarray(store._landmarks)
+    marks = np.asarray(store.all_landmarks)
     assert marks.shape == (18, 68, 2) and np.isfinite(marks).all()
     assert (marks > -3).all() and (marks < 67).all()  # in the 64 px crop (the chin may touch the edge)
     for frame_points in marks:

@@ -19,9 +19,9 @@ On real data (any store that is not the embedded synthetic set) nothing is train
 face-alignment's 2DFAN4 when its weights are cached, else dlib's 68-point shape predictor; AED uses
 the face embedder the user points to (``generate.identity_weights``, TorchScript), else dlib's
 ResNet face descriptor (128-d), a real face-recognition network standing in for the protocol's
-re-identification network (:mod:`lstmgan.face.dlib_models`; crops are enlarged to 256 px and the face
-box is the one the crop rule implies). When neither is installed, the metric is reported as
-unavailable with the reason.
+re-identification network (:mod:`lstmgan.face.dlib_models`; crops are enlarged to 256 px, the face
+box is dlib's HOG detection there, else the box the crop rule implies). When neither is installed,
+the metric is reported as unavailable with the reason.
 """
 from __future__ import annotations
 

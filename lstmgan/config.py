@@ -50,7 +50,7 @@ class DataParams:
     videos_per_identity: int = 2
     frames: int = 48
     # real data ingestion
-    face_detector: Literal["auto", "face_alignment", "lbp"] = "auto"
+    face_detector: Literal["auto", "face_alignment", "dlib", "lbp"] = "auto"
     crop_scale: float = 1.3  # face box side = crop_scale * max(w, h), squared and clipped
     max_frames: int = 0  # per real video; 0 = all
     detect_every: int = 5  # run the face detector on every n-th frame, follow the face in between
@@ -187,7 +187,7 @@ class GenerateParams:
     evalnet_lr: float = 3.0e-3
     evalnet_threads: int = 0  # CPU torch threads while training them; 0 = every core
     evalnet_metrics: str = "reports/metrics/evalnets.json"  # `lstmgan evalnets`: their own quality
-    identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = none
+    identity_weights: str = ""  # real data: TorchScript (N,3,S,S)[0,1] -> (N,D) face embedder; "" = dlib ResNet
     # --- reports ---
     reports: str = "reports/generate"
     figures: str = "reports/figures/generate"

@@ -1,7 +1,9 @@
 """Animate a source face image with the motion of a driving video (first-order-motion transfer).
 
-Faces are cropped from inputs of any size with the data stage's 1.3x square rule (already square
-inputs are taken as face crops); the output is at the model's size. Relative motion (default) moves
+Faces are found with the checkpoint's data.face_detector (auto: face-alignment when its weights are
+cached, else dlib, else the LBP cascade) and cropped from inputs of any size with the data stage's
+1.3x square rule (inputs already at the model's size are taken as face crops); the output is at the
+model's size. Relative motion (default) moves
 the source's keypoints by the driving video's change from its first frame (or, with
 --find-best-frame, from the frame whose pose best matches the source, animating forwards and
 backwards from it); --absolute uses the driving keypoints as they are. The output MP4 (H.264) is
@@ -9,6 +11,8 @@ tagged as synthetic with the generator's name and version.
 
 examples:
   lstmgan animate face.png driver.mp4 -o out.mp4
+  python -c "import skimage.data, PIL.Image; PIL.Image.fromarray(skimage.data.astronaut()).save('astronaut.png')"
+  lstmgan animate astronaut.png data/faces/raw/test/id116_v00.mp4 -o astronaut.mp4 --side-by-side sbs.mp4
   lstmgan animate face.png driver.mp4 -o out.mp4 --checkpoint models/gan/none/latest.pt --absolute
   lstmgan animate face.jpg driver.mp4 -o out.mp4 --find-best-frame --gif out.gif --side-by-side sbs.mp4
 """

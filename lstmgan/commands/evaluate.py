@@ -2,8 +2,10 @@
 
 For every video of generate.eval_split (default test) the first frame is the source and the same
 video drives it: L1, PSNR, SSIM, AKD (landmarks), AED (identity embeddings), flicker and the
-frame-to-frame warping error; plus cross-identity animation (identity kept, motion followed). The
-measuring networks for AKD/AED are trained on the train split (models/evalnets). Writes the ablation
+frame-to-frame warping error; plus cross-identity animation (identity kept, motion followed). On the
+embedded data the measuring networks for AKD/AED are trained on the train split (models/evalnets);
+on real data AKD uses dlib's 68 landmarks and AED dlib's ResNet face descriptor (face-alignment's
+2DFAN4 / generate.identity_weights instead when given). Writes the ablation
 table (lstm vs none vs baselines) to reports/tables/ablation.{md,csv}, per-video CSVs to
 reports/generate/ and metrics to reports/metrics/generate.json.
 

@@ -8,7 +8,8 @@ SRC is a folder in one of these layouts (detected, or named with --layout):
   folder  any folder of videos or images; identity = first-level sub-folder
 
 Faces: face-alignment (SFD + 2DFAN4 landmarks) when its weights are in the torch hub cache, else
-scikit-image's LBP cascade (boxes only). Crop: the largest face, square of 1.3 x max(w, h), clipped
+dlib (HOG boxes + 68 landmarks, installed with the requirements), else scikit-image's LBP cascade
+(boxes only); the log says which. The 68 landmarks go to DIR/cache/landmarks.npy (NaN without them). Crop: the largest face, square of 1.3 x max(w, h), clipped
 to the frame, smoothed over time. Unusable files are listed in DIR/rejects.csv; the command fails
 only when nothing usable remains. Defaults for unset options come from params.yaml's data section.
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=["auto", "fomm", "ffpp", "folder"], default=None,
                         help="source layout (default: data.layout, usually auto = detect)")
     parser.add_argument("--size", type=int, default=None, help="output frame size in pixels (default: data.size)")
-    parser.add_argument("--detector", choices=["auto", "face_alignment", "lbp"], default=None,
+    parser.add_argument("--detector", choices=["auto", "face_alignment", "dlib", "lbp"], default=None,
                         help="face detector (default: data.face_detector)")
     parser.add_argument("--max-frames", type=int, default=None, help="frames per video, 0 = all (default: data.max_frames)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the identity split (default: params seed)")

@@ -1,12 +1,15 @@
 """Faces in real videos: detection, the square crop, and boxes followed as smooth tracks.
 
-Two detectors, chosen by ``data.face_detector``:
+Three detectors, chosen by ``data.face_detector``:
 
 * ``face_alignment``: face-alignment's SFD detector (boxes) and 2DFAN4 (68 iBUG landmarks). Used
   only when both weight files are already in the torch hub cache (``<hub>/checkpoints/<file>``);
   nothing is ever downloaded.
+* ``dlib``: dlib's HOG detector (boxes) and its 68-point shape predictor (iBUG landmarks), from the
+  pinned ``dlib-bin`` and ``face-recognition-models`` packages (:mod:`lstmgan.face.dlib_models`).
 * ``lbp``: scikit-image's bundled LBP frontal-face cascade. Boxes only, no weights to fetch.
-* ``auto``: ``face_alignment`` when its weights are cached, else ``lbp`` (one log line says why).
+* ``auto``: ``face_alignment`` when its weights are cached, else ``dlib`` when it is installed,
+  else ``lbp``; one log line says which and why.
 
 The crop rule (from the thesis): take the largest face, make a square of side
 ``crop_scale * max(w, h)`` centred on the face box, and clip it to the frame. *Clipped* means:
@@ -34,7 +37,8 @@ from lstmgan.errors import UserError
 
 log = logging.getLogger(__name__)
 
-DetectorName = Literal["auto", "face_alignment", "lbp"]
+DetectorName = Literal["auto", "face_alignment", "dlib", "lbp"]
+DETECTORS = ("auto", "face_alignment", "dlib", "lbp")
 
 # The download URLs face-alignment uses; only their file names matter (the hub-cache file names).
 SFD_URL = "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth"
@@ -149,25 +153,38 @@ def _missing_fa_message(missing: list[str]) -> str:
     from lstmgan.utils.weights import hub_checkpoint_dir
 
     return (f"face-alignment weights missing: put {' and '.join(missing)} into {hub_checkpoint_dir()} "
-            "(see docs/data.md), or use --detector lbp")
+            "(see docs/data.md), or use --detector dlib or lbp")
 
 
 def make_detector(name: str = "auto", device: str = "auto") -> FaceDetector:
-    """The detector ``name`` (auto | face_alignment | lbp); ``auto`` falls back to LBP with a log line.
+    """The detector ``name`` (auto | face_alignment | dlib | lbp).
 
-    ``device`` is for face-alignment's networks: ``auto`` = CUDA when available, else CPU.
+    ``auto`` tries face-alignment (weights cached), then dlib (installed), then LBP, and logs which
+    one it chose and why the better ones were passed over. ``device`` is for face-alignment's
+    networks: ``auto`` = CUDA when available, else CPU.
     """
+    from lstmgan.face import dlib_models
+
     if name == "lbp":
         return LBPDetector()
     if name == "face_alignment":
         return FaceAlignmentDetector(device)
+    if name == "dlib":
+        return dlib_models.DlibDetector()
     if name == "auto":
         missing = missing_face_alignment_weights()
         if not missing:
+            log.info("face detector: face-alignment (SFD + 2DFAN4, weights cached)")
             return FaceAlignmentDetector(device)
-        log.info("face detector: LBP cascade (boxes only); %s", _missing_fa_message(missing))
+        no_fa = _missing_fa_message(missing)
+        no_dlib = dlib_models.dlib_unavailable()
+        if no_dlib is None:
+            log.info("face detector: dlib (HOG + 68 landmarks); face-alignment not used: %s", no_fa)
+            return dlib_models.DlibDetector()
+        log.info("face detector: LBP cascade (boxes only); face-alignment not used: %s; dlib not used: %s",
+                 no_fa, no_dlib)
         return LBPDetector()
-    raise UserError(f"unknown face detector {name!r}; use one of auto, face_alignment, lbp")
+    raise UserError(f"unknown face detector {name!r}; use one of {', '.join(DETECTORS)}")
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:

@@ -15,9 +15,13 @@ trained on; evaluation runs on the test split), and report how good each one is:
   its verification accuracy (same / different identity for pairs of frames of *unseen* test
   identities, threshold chosen on the val split) is reported beside the AED.
 
-On real data, AKD uses face-alignment's 2DFAN4 when its weights are cached, and AED uses a face
-embedder the user points to (``generate.identity_weights``, TorchScript); otherwise each metric is
-reported as unavailable with the reason.
+On real data (any store that is not the embedded synthetic set) nothing is trained: AKD uses
+face-alignment's 2DFAN4 when its weights are cached, else dlib's 68-point shape predictor; AED uses
+the face embedder the user points to (``generate.identity_weights``, TorchScript), else dlib's
+ResNet face descriptor (128-d), a real face-recognition network standing in for the protocol's
+re-identification network (:mod:`lstmgan.face.dlib_models`; crops are enlarged to 256 px, the face
+box is dlib's HOG detection there, else the box the crop rule implies). When neither is installed,
+the metric is reported as unavailable with the reason.
 """
 from __future__ import annotations
 
@@ -445,8 +449,8 @@ def verification_report(store, net, seed: int, device, n_pairs: int = 2000) -> d
 class EvalNetsReport:
     landmarks: dict[str, Any]
     identity: dict[str, Any]
-    landmark_source: str  # "landmark_net" | "unavailable: <reason>"
-    identity_source: str  # "identity_net" | "torchscript:<path>" | "unavailable: <reason>"
+    landmark_source: str  # "landmark_net" | "face_alignment ..." | "dlib ..." | "unavailable: <reason>"
+    identity_source: str  # "identity_net" | "torchscript:<path>" | "dlib ..." | "unavailable: <reason>"
 
 
 class EvalNets:
@@ -522,7 +526,8 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     has_gt = len(train_rows) > 0 and bool(np.isfinite(np.asarray(store.all_landmarks[train_rows])).all(axis=(1, 2)).any())
     landmark_fn = None
     lm_report: dict[str, Any] = {}
-    if has_gt:
+    crop_scale = float(store.meta.get("crop_scale", params.data.crop_scale))
+    if kind == "synth" and has_gt:
         net, lm_report = _load_or_train(
             LandmarkNet().to(device), out / "landmarks.pt", saved and saved["landmarks"], device, g.evalnet_threads,
             lambda: train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
@@ -530,6 +535,11 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
         lm_source = "landmark_net"
     else:
         landmark_fn, lm_source = _fan_landmarks(size, device)
+        if landmark_fn is None:
+            fan_reason = lm_source
+            landmark_fn, lm_source = _dlib_landmarks(crop_scale)
+            if landmark_fn is None:
+                lm_source = f"{fan_reason}; {lm_source}"
 
     # --- identity ---
     embed_fn = None
@@ -549,9 +559,10 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
         embed_fn = lambda x, net=net_i: net(x.to(device))  # noqa: E731
         id_source = "identity_net"
     else:
-        id_source = ("unavailable: real data and no face-embedding weights given "
-                     "(set generate.identity_weights to a TorchScript embedder)")
-        log.info("AED %s", id_source)
+        embed_fn, id_source = _dlib_embedding(crop_scale)
+        if embed_fn is None:
+            id_source += " (or set generate.identity_weights to a TorchScript embedder)"
+            log.info("AED %s", id_source)
     report = EvalNetsReport(landmarks=lm_report, identity=id_report, landmark_source=lm_source,
                             identity_source=id_source)
     atomic_write_json(meta_path, {"fingerprint": fingerprint, **asdict(report)})
@@ -596,3 +607,34 @@ def _fan_landmarks(size: int, device) -> tuple[Callable[[Tensor], np.ndarray] | 
 
     return landmarks, f"face_alignment 2DFAN4 ({path.name})"
 
+
+
+def _uint8_frames(frames: Tensor) -> np.ndarray:
+    """(N,3,S,S) float in [0,1] -> (N,S,S,3) uint8, the images dlib reads."""
+    return frames.detach().float().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _dlib_landmarks(crop_scale: float) -> tuple[Callable[[Tensor], np.ndarray] | None, str]:
+    """dlib's 68-point shape predictor on the (already cropped) faces, when dlib is installed."""
+    from lstmgan.face.dlib_models import CROP_UPSCALE, LANDMARKS_68, DlibCropModels, dlib_unavailable
+
+    reason = dlib_unavailable()
+    if reason:
+        return None, f"unavailable: {reason}"
+    models = DlibCropModels(crop_scale=crop_scale)
+    return (lambda x: models.landmarks(_uint8_frames(x))), f"dlib {LANDMARKS_68} (crops at {CROP_UPSCALE} px)"
+
+
+def _dlib_embedding(crop_scale: float) -> tuple[Callable[[Tensor], Tensor] | None, str]:
+    """dlib's ResNet face descriptor (128-d) on the (already cropped) faces, when dlib is installed.
+
+    Its raw descriptors are used (not re-normalised): dlib's "same person" threshold is a euclidean
+    distance of 0.6, i.e. a squared distance (AED) of 0.36.
+    """
+    from lstmgan.face.dlib_models import EMBEDDING, DlibCropModels, dlib_unavailable
+
+    reason = dlib_unavailable()
+    if reason:
+        return None, f"unavailable: {reason}"
+    models = DlibCropModels(crop_scale=crop_scale)
+    return (lambda x: torch.from_numpy(models.embed(_uint8_frames(x)))), f"dlib {EMBEDDING}"

@@ -20,7 +20,7 @@ import argparse
 
 from lstmgan.commands import add_params_options, params_from_args
 
-MODELS = ("vgg19", "densenet121", "resnet18", "custom_cnn")
+MODELS = ("vgg19", "vgg19_bn", "densenet121", "resnet18", "custom_cnn")
 VARIANTS = ("base", "augmented", "grayscale")
 
 

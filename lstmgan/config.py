@@ -243,22 +243,25 @@ class DetectParams:
     select_on: Literal["val_auc", "val_loss", "val_acc"] = "val_auc"  # best epoch (ties: lower val_loss)
     max_train_frames: int = 0  # frames sampled evenly over videos, half real half fake; 0 = all
     max_eval_frames: int = 128  # validation frames, and training frames in the no-dropout pass; 0 = all
-    max_test_frames: int = 256  # per compression; 0 = all
-    cross_method: bool = True  # also train one detector per fake method and test it on every method
+    max_test_frames: int = 0  # per compression; 0 = all
+    cross_method: bool = False  # also train one detector per fake method and test it on every method
     grid_images: int = 16  # face crops in the prediction grid
     device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
     threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
     # in-domain pretraining (lstmgan.detect.pretrain): identity classification on real frames of the
-    # GAN's training identities before detection fine-tuning; 0 steps = off (ImageNet or scratch only)
-    pretrain_steps: int = 0
+    # GAN's training identities before detection fine-tuning (false: ImageNet or scratch only)
+    face_pretrain: bool = False
+    pretrain_steps: int = 300  # identity-classification steps (per_model sizes it per backbone)
     pretrain_store: str = "data/faces"  # its train split (people the detection pool does not contain)
     pretrain_lr: float = 1.0e-3
     pretrain_batch: int = 32
     pretrain_frames_per_video: int = 8
     per_model: dict[str, Any] = field(default_factory=lambda: {
-        "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
-        "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256},
-        "custom_cnn": {"epochs": 5}})
+        "vgg19": {"epochs": 2, "max_train_frames": 320, "max_eval_frames": 96, "max_test_frames": 240,
+                  "test_compressions": ["raw"]},
+        "densenet121": {"epochs": 2, "max_train_frames": 640},
+        "resnet18": {"epochs": 2, "max_train_frames": 800},
+        "custom_cnn": {"epochs": 3, "lr": 2.0e-3}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
         """These settings with ``per_model[model]`` applied (validated like the file itself)."""

@@ -93,13 +93,17 @@ def _accuracy(body: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor
 
 
 def pretrain_identity(model: nn.Module, store_root: str | Path, size: int, steps: int, batch_size: int,
-                      lr: float, frames_per_video: int, seed: int, log_every: int = 0) -> PretrainResult:
+                      lr: float, frames_per_video: int, seed: int, log_every: int = 0,
+                      held_out_max: int = 256) -> PretrainResult:
     """Pretrain ``model``'s normalise + features (a :class:`~lstmgan.detect.models.Detector`) on
     identity classification in place; the detection head is left untouched. Adam with a one-cycle
     schedule, horizontal flips; deterministic for a given seed on CPU."""
     if steps <= 0:
         raise ValueError("pretrain steps must be positive")
     train_x, train_y, held_x, held_y, n_ids = identity_frames(store_root, size, frames_per_video)
+    if len(held_x) > held_out_max:  # an even subset keeps the check cheap for the large backbones
+        keep = torch.from_numpy(np.linspace(0, len(held_x) - 1, held_out_max).round().astype(np.int64))
+        held_x, held_y = held_x[keep], held_y[keep]
     device = next(model.parameters()).device
     body = nn.Sequential(model.normalize, model.features, model.pool)
     head = nn.Linear(_feature_dim(model), n_ids).to(device)

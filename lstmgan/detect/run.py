@@ -58,7 +58,7 @@ def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, tab
     built = build_detector(model_name, cfg.pretrained, cfg.hidden, cfg.dropout)
     built.model.to(resolve_device(cfg.device))
     pretrain = None
-    if cfg.pretrain_steps > 0:
+    if cfg.face_pretrain and cfg.pretrain_steps > 0:
         from lstmgan.detect.pretrain import pretrain_identity
 
         pretrain = pretrain_identity(built.model, cfg.pretrain_store, cfg.image_size, cfg.pretrain_steps,
@@ -76,7 +76,7 @@ def weights_label(built, cfg: DetectParams) -> str:
     """What the backbone started from: ``pretrained`` (ImageNet), ``scratch``, ``face-id`` (in-domain
     identity pretraining) or ``pretrained+face-id``."""
     base = "pretrained" if built.pretrained else "scratch"
-    if cfg.pretrain_steps > 0:
+    if cfg.face_pretrain and cfg.pretrain_steps > 0:
         return "face-id" if base == "scratch" else "pretrained+face-id"
     return base
 

@@ -184,8 +184,13 @@ def write_pngs(folder: Path, video_id: str, frames: np.ndarray, step: int, item:
 
 
 def export_dataset(params, store=None, device: str | None = None,
-                   checkpoints: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Build ``generate.out`` (atomically: the folder appears complete or not at all)."""
+                   checkpoints: dict[str, Path] | None = None, pool_store=None) -> dict[str, Any]:
+    """Build ``generate.out`` (atomically: the folder appears complete or not at all).
+
+    ``store`` is the GAN's face store (``data.out``), used with ``generate.export_source: store``;
+    ``pool_store`` the detection pool (``pool.out``), used with ``export_source: pool``. Either is
+    opened from params when not given.
+    """
     from tqdm.auto import tqdm
 
     from lstmgan import __version__
@@ -203,8 +208,6 @@ def export_dataset(params, store=None, device: str | None = None,
         raise UserError(f"generate.export_frame_step must be >= 1, got {g.export_frame_step}")
     if g.export_source not in ("pool", "store"):
         raise UserError(f"params.yaml: generate.export_source must be pool or store, got {g.export_source!r}")
-    if store is None:
-        store = open_store(params.pool.out if g.export_source == "pool" else params.data.out)
     from lstmgan.utils.device import set_cpu_threads
 
     set_cpu_threads(g.threads)
@@ -213,6 +216,14 @@ def export_dataset(params, store=None, device: str | None = None,
     from lstmgan.generate.evaluate import check_checkpoints
 
     check_checkpoints(checkpoints)
+    if g.export_source == "pool":
+        pool_path = Path(params.pool.out)
+        if pool_store is None and not (pool_path / "manifest.csv").is_file():
+            raise UserError(f"{pool_path}: no detection pool; run `lstmgan pool` (dvc stage pool) or set "
+                            "generate.export_source: store")
+        store = pool_store or open_store(pool_path)
+    else:
+        store = store or open_store(params.data.out)
     items = (plan_pool_export(store, list(checkpoints), params.seed) if g.export_source == "pool"
              else plan_export(store, list(checkpoints), g.export_split, params.seed))
     animators, generators, steps = {}, {}, {}

@@ -235,7 +235,10 @@ def interval_table(stages: dict[str, dict[str, Any]], n_boot: int = 1000, seed: 
                 intervals[(name, level, metric)] = iv
                 row.update({metric: iv.estimate, f"{metric}_low": iv.low, f"{metric}_high": iv.high})
             row["auc_above_chance"] = bool(np.isfinite(row["auc_low"]) and row["auc_low"] > 0.5)
-            row["val_auc"] = (m.get("best_record") or {}).get("val_auc")
+            best = m.get("best_record") or {}
+            row["val_auc"] = best.get("val_auc")
+            row["train_acc"] = best.get("train_acc_eval")  # the selected epoch, no dropout: does val follow it?
+            row["val_acc"] = best.get("val_acc")
             row["image_size"], row["epochs"], row["best_epoch"] = m.get("image_size"), m.get("epochs"), m.get("best_epoch")
             row["train_time_s"], row["stage_time_s"] = m.get("train_time_s"), m.get("stage_time_s")
             rows.append(row)
@@ -414,6 +417,8 @@ def compare(reports_dir: str | Path = "reports/detect", tables_dir: str | Path |
     thesis_df = thesis_table(intervals, pairwise_df, stages, n_boot, seed)
     if tables_dir is not None:
         out = Path(tables_dir)
+        learning_curves(reports_dir, out / f"{prefix}_learning_curves.png",
+                        "learning curves per detector (the selected epoch is chosen on validation AUC)")
         for stem, df, md in ((f"{prefix}_intervals", intervals_df, intervals_markdown(intervals_df)),
                              (f"{prefix}_pairwise", pairwise_df, pairwise_markdown(pairwise_df)),
                              (f"{prefix}_ranking", ranking_df, ranking_markdown(ranking_df)),
@@ -429,13 +434,14 @@ def _cell(r, metric: str) -> str:
 
 def intervals_markdown(df) -> str:
     header = ["stage", "weights (architecture)", "level", "videos", "accuracy", "AP", "ROC-AUC", "EER",
-              "AUC > 0.5 resolved", "val AUC", "size px", "epochs (best)", "train s"]
+              "AUC > 0.5 resolved", "train acc / val acc / val AUC", "size px", "epochs (best)", "train s"]
     rows = []
     for _, r in df.iterrows():
         rows.append([r["stage"], f"{r['weights']} ({r['architecture']})", r["level"], r["n_videos"],
                      _cell(r, "accuracy"), _cell(r, "ap"), _cell(r, "auc"), _cell(r, "eer"),
                      "yes" if r["auc_above_chance"] else "no",
-                     "n/a" if r["val_auc"] is None or not np.isfinite(r["val_auc"]) else f"{r['val_auc']:.3f}",
+                     " / ".join("n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
+                                for v in (r["train_acc"], r["val_acc"], r["val_auc"])),
                      r["image_size"], f"{r['epochs']} ({r['best_epoch']})", f"{(r['train_time_s'] or 0):.0f}"])
     return ("Test split, 95% bootstrap intervals over test videos (percentile, 1000 resamples).\n\n"
             + _md_table(header, rows))
@@ -454,3 +460,39 @@ def ranking_markdown(df) -> str:
     return ("Ranking on test frame ROC-AUC by resolved paired differences only: rank = 1 + the number of "
             "stages resolved better; stages not resolved against each other share ranks.\n\n"
             + _md_table(["rank", "stage", "ROC-AUC [95%]", "resolved better than", "not resolved against"], rows))
+
+
+def learning_curves(reports_dir: str | Path, path: str | Path | None = None, title: str = ""):
+    """Every stage's per-epoch records side by side: training accuracy (no-dropout pass) against
+    validation accuracy, and validation AUC (one panel per model, one line per variant). A plateau
+    is where both curves flatten; validation following training is the sign of learning artefacts
+    rather than people."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from lstmgan.utils.io import atomic_path
+
+    runs = {}
+    for rec in sorted(Path(reports_dir).glob("*/records.tsv")):
+        metrics_file = rec.parent / "metrics.json"
+        model = json.loads(metrics_file.read_text())["model"] if metrics_file.is_file() else rec.parent.name
+        runs.setdefault(model, []).append((rec.parent.name, pd.read_csv(rec, sep="\t")))
+    fig = Figure(figsize=(4.2 * max(1, len(runs)), 6.4))
+    axes = fig.subplots(2, max(1, len(runs)), squeeze=False)
+    for k, (model, items) in enumerate(runs.items()):
+        for name, r in items:
+            line = axes[0, k].plot(r["epoch"], r["train_acc_eval"], ls="--", marker=".")[0]
+            axes[0, k].plot(r["epoch"], r["val_acc"], color=line.get_color(), marker="o", label=name)
+            axes[1, k].plot(r["epoch"], r["val_auc"], color=line.get_color(), marker="o", label=name)
+        axes[0, k].set(title=f"{model}: accuracy (dashed train, solid val)", xlabel="epoch", ylim=(0.3, 1.02))
+        axes[1, k].set(title=f"{model}: validation ROC-AUC", xlabel="epoch", ylim=(0.3, 1.02))
+        for ax in axes[:, k]:
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    return fig

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "crop faces from real videos (VoxCeleb/FOMM, FaceForensics++, any folder) into a data set",
     "compress": "re-encode videos with H.264 at a CRF (FF++ c23/c40 style)",
     "prepare": "run the data stage from params.yaml (synth or ingest, then compress)",
+    "pool": "make the detection pool: procedural people the GAN never saw (params.yaml pool)",
     "train": "train the LSTM-GAN (or the first-order-motion baseline) from params.yaml",
     "animate": "animate a source face image with the motion of a driving video",
     "evalnets": "train the landmark (AKD) and identity (AED) measuring networks once, cached",

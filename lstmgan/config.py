@@ -63,6 +63,22 @@ class DataParams:
 
 
 @dataclass
+class PoolParams:
+    """The detection pool (stage ``pool``, lstmgan.data.pool): procedural identities the GAN never
+    trained on, split identity-disjoint into the detection train/val/test and animated into fakes
+    by the generate stage's export. Numbered from ``first_identity`` so no face is shared with the
+    GAN's store (``data``, fewer identities under the same seed)."""
+
+    out: str = "data/detect_pool"  # a second face-video store (cache + manifest, no MP4s)
+    identities: int = 320  # people in the pool
+    val_identities: int = 60  # detection validation identities (the rest before them: train)
+    test_identities: int = 60  # detection test identities
+    videos_per_identity: int = 1  # each gives one real and one fake video
+    frames: int = 16  # frames per video
+    first_identity: int = 1000  # identity numbers start here (the GAN's store uses 0..data.identities-1)
+
+
+@dataclass
 class GanModelParams:
     """Architecture of the networks (lstmgan.models); changing any of these retrains."""
 
@@ -193,8 +209,9 @@ class GenerateParams:
     figures: str = "reports/figures/generate"
     metrics: str = "reports/metrics/generate.json"
     tables: str = "reports/tables"
-    # --- exported detection data set (from the store's val+test identities only) ---
+    # --- exported detection data set (from the detection pool, or the store's val+test identities) ---
     out: str = "data/deepfakes"
+    export_source: Literal["pool", "store"] = "pool"  # pool = pool.out (people the GAN never saw)
     export_split: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])  # identity fractions
     export_crf: list[int] = field(default_factory=lambda: [23, 40])  # c23, c40 beside raw
     export_frame_step: int = 4  # keep every n-th frame as PNG
@@ -228,15 +245,25 @@ class DetectParams:
     select_on: Literal["val_auc", "val_loss", "val_acc"] = "val_auc"  # best epoch (ties: lower val_loss)
     max_train_frames: int = 0  # frames sampled evenly over videos, half real half fake; 0 = all
     max_eval_frames: int = 128  # validation frames, and training frames in the no-dropout pass; 0 = all
-    max_test_frames: int = 256  # per compression; 0 = all
-    cross_method: bool = True  # also train one detector per fake method and test it on every method
+    max_test_frames: int = 0  # per compression; 0 = all
+    cross_method: bool = False  # also train one detector per fake method and test it on every method
     grid_images: int = 16  # face crops in the prediction grid
     device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
     threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
+    # in-domain pretraining (lstmgan.detect.pretrain): identity classification on real frames of the
+    # GAN's training identities before detection fine-tuning (false: ImageNet or scratch only)
+    face_pretrain: bool = False
+    pretrain_steps: int = 300  # identity-classification steps (per_model sizes it per backbone)
+    pretrain_store: str = "data/faces"  # its train split (people the detection pool does not contain)
+    pretrain_lr: float = 1.0e-3
+    pretrain_batch: int = 32
+    pretrain_frames_per_video: int = 8
     per_model: dict[str, Any] = field(default_factory=lambda: {
-        "vgg19": {"image_size": 32, "epochs": 2, "max_train_frames": 256},
-        "densenet121": {"image_size": 48, "epochs": 2, "max_train_frames": 256},
-        "custom_cnn": {"epochs": 5}})
+        "vgg19": {"epochs": 2, "max_train_frames": 320, "max_eval_frames": 96, "max_test_frames": 240,
+                  "test_compressions": ["raw"]},
+        "densenet121": {"epochs": 2, "max_train_frames": 640},
+        "resnet18": {"epochs": 2, "max_train_frames": 800},
+        "custom_cnn": {"epochs": 3, "lr": 2.0e-3}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
         """These settings with ``per_model[model]`` applied (validated like the file itself)."""
@@ -265,6 +292,7 @@ class Params:
 
     seed: int = 0
     data: DataParams = field(default_factory=DataParams)
+    pool: PoolParams = field(default_factory=PoolParams)
     gan: GanParams = field(default_factory=GanParams)
     generate: GenerateParams = field(default_factory=GenerateParams)
     detect: DetectParams = field(default_factory=DetectParams)

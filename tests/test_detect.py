@@ -287,3 +287,44 @@ def test_cli_reports_missing_data_and_builds_the_table(tmp_path, capsys):
     code = main(["detect", "--params", params, "--table", "--set", f"detect.out={tmp_path / 'none'}",
                  "--set", f"detect.tables_out={tmp_path / 'tables'}"])
     assert code == 0 and (tmp_path / "tables" / "detect_comparison.csv").is_file()
+
+
+def test_vgg19_from_scratch_is_built_with_batch_norm(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    built = build_detector("vgg19", "auto", hidden=16)
+    assert built.architecture == "vgg19_bn" and not built.pretrained
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in built.model.features.modules())
+    assert build_detector("vgg19", "false", hidden=16).architecture == "vgg19_bn"
+
+
+def test_identity_pretraining_learns_people_and_keeps_the_detection_head(tmp_path, one_thread):
+    from lstmgan.data.synth import synthesize
+    from lstmgan.detect.pretrain import identity_frames, pretrain_identity
+
+    synthesize(tmp_path / "faces", identities=6, videos_per_identity=1, frames=8, size=64, val_identities=1,
+               test_identities=1, write_videos=False)
+    x, y, hx, hy, n = identity_frames(tmp_path / "faces", 32, frames_per_video=2)
+    assert n == 4 and x.shape == (8, 3, 32, 32) and hx.shape == (8, 3, 32, 32) and sorted(set(y.tolist())) == [0, 1, 2, 3]
+    torch.manual_seed(0)
+    model = build_detector("custom_cnn", "false", hidden=16).model
+    head = {k: v.clone() for k, v in model.head.state_dict().items()}
+    result = pretrain_identity(model, tmp_path / "faces", 32, steps=40, batch_size=8, lr=3e-3,
+                               frames_per_video=2, seed=0, log_every=40)
+    assert result.identities == 4 and result.records[-1]["held_out_acc"] > 0.5  # chance is 0.25
+    assert all(torch.equal(head[k], v) for k, v in model.head.state_dict().items())
+
+
+def test_gpu_config_validates_and_trains_at_tiny_size_on_cpu(toy, tmp_path, one_thread):
+    """configs/detect_gpu224.yaml: the full protocol's keys, run on CPU with the sizes shrunk."""
+    from pathlib import Path
+
+    from lstmgan.detect.run import run_detector
+
+    root = Path(__file__).resolve().parents[1]
+    params = load_params(root / "params.yaml", configs=[root / "configs" / "detect_gpu224.yaml"])
+    assert params.detect.image_size == 224 and params.detect.cross_method and params.detect.device == "cuda"
+    params = load_params(root / "params.yaml", configs=[root / "configs" / "detect_gpu224.yaml"], overrides=[
+        "detect.device=cpu", "detect.image_size=32", "detect.epochs=1", "detect.per_model={}",
+        f"detect.out={tmp_path / 'out'}", f"detect.models_out={tmp_path / 'models'}"])
+    metrics = run_detector(params, "custom_cnn", "base", data_dir=toy)
+    assert metrics["image_size"] == 32 and set(metrics["cross_method_auc"]) == {"all", "lstm", "none"}

@@ -18,7 +18,8 @@ def test_detect_notebook_end_to_end(tmp_path):
     data = write_toy_dataset(tmp_path / "deepfakes", frames=3, videos_per_split=2)
     detect = {"epochs": 2, "max_train_frames": 24, "max_eval_frames": 0, "max_test_frames": 0, "batch_size": 8, "hidden": 16,
               "out": str(tmp_path / "reports"), "models_out": str(tmp_path / "models"),
-              "tables_out": str(tmp_path / "tables"), "grid_images": 4, "threads": 1, "per_model": {}}
+              "tables_out": str(tmp_path / "tables"), "grid_images": 4, "threads": 1, "per_model": {},
+              "cross_method": True}
     out_nb = tmp_path / "04.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "04_detectors.ipynb"), str(out_nb), kernel_name="lstmgan", cwd=str(ROOT),

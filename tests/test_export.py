@@ -34,8 +34,62 @@ def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
     store, params, checkpoints = small_setup(tmp, frames=8)
     params.generate.export_frame_step = 3
+    params.generate.export_source = "store"
     summary = export_dataset(params, store, "cpu", checkpoints)
     return Path(params.generate.out), store, summary
+
+
+@pytest.fixture(scope="module")
+def pool_exported(tmp_path_factory):
+    """The default export: a tiny detection pool (people 1000.., none in the GAN's store)."""
+    from test_evaluate import small_setup
+
+    from lstmgan.data.pool import make_pool
+    from lstmgan.generate.export import export_dataset
+    from lstmgan.media.store import FaceStore
+
+    tmp = tmp_path_factory.mktemp("pool_export")
+    store, params, checkpoints = small_setup(tmp, frames=8)
+    params.data.identities = 10
+    p = params.pool
+    p.out, p.identities, p.val_identities, p.test_identities, p.frames = str(tmp / "pool"), 10, 3, 3, 6
+    make_pool(params)
+    params.generate.export_frame_step = 3
+    params.generate.export_crf = [40]
+    summary = export_dataset(params, store, "cpu", checkpoints)
+    return Path(params.generate.out), store, FaceStore(tmp / "pool"), summary
+
+
+def test_pool_export_balances_real_and_fake_per_identity(pool_exported) -> None:
+    root, store, pool, summary = pool_exported
+    rows = [r for r in _manifest(root) if r["compression"] == "raw"]
+    assert summary["export_source"] == "pool" and summary["source_store"] == str(pool.root)
+    per_identity = Counter((r["source_identity"], r["label"]) for r in rows)
+    people = {r["source_identity"] for r in rows}
+    assert len(people) == 10 and all(i >= "id1000" for i in people)
+    assert not people & set(store.identities())  # nobody the GAN's store holds
+    for ident in people:  # one real and one fake video per person, 2 frames each (6 frames, step 3)
+        assert per_identity[(ident, "real")] == per_identity[(ident, "fake")] == 2
+    split = {}
+    for r in rows:  # identity-disjoint, and the pool's own split; a fake's motion comes from another person of it
+        assert split.setdefault(r["source_identity"], r["split"]) == r["split"] == pool.record(
+            r["driving_video"]).split
+        if r["label"] == "fake":
+            method, src, drv = r["video_id"].split("__")
+            assert pool.record(src).identity == r["source_identity"] != pool.record(drv).identity
+    assert Counter(split.values()) == {"train": 4, "val": 3, "test": 3}
+    assert {r["method"] for r in rows if r["label"] == "fake"} == {"lstm", "none"}
+    assert "same face" in (root / "DATASET.md").read_text()
+
+
+def test_pool_is_disjoint_from_the_gan_store_and_refuses_overlap(tmp_path) -> None:
+    from lstmgan.config import Params
+    from lstmgan.data.pool import make_pool
+
+    params = Params()
+    params.pool.first_identity = 5
+    with pytest.raises(UserError, match="first_identity"):
+        make_pool(params, tmp_path / "pool")
 
 
 def _manifest(root: Path) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ examples:
   lstmgan detect --model resnet18 --variant augmented
   lstmgan detect --model vgg19 --variant grayscale --set detect.epochs=5 --data data/ffpp_export
   lstmgan detect --table
+  lstmgan detect --compare
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import argparse
 
 from lstmgan.commands import add_params_options, params_from_args
 
-MODELS = ("vgg19", "densenet121", "resnet18", "custom_cnn")
+MODELS = ("vgg19", "vgg19_bn", "densenet121", "resnet18", "custom_cnn")
 VARIANTS = ("base", "augmented", "grayscale")
 
 
@@ -34,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: <detect.out>/<model>-<variant>)")
     parser.add_argument("--table", action="store_true",
                         help="only build the comparison table from <detect.out>/*/metrics.json")
+    parser.add_argument("--compare", action="store_true",
+                        help="only build the interval tables (detect_intervals/pairwise/ranking/thesis .md/.csv) "
+                             "from <detect.out>/*/ metrics.json + predictions.csv into <detect.tables_out>")
+    parser.add_argument("--prefix", default="detect", help="file name prefix of the --compare tables")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from lstmgan.detect.run import comparison_table, run_detector
 
     params = params_from_args(args)
+    if args.compare:
+        from lstmgan.detect.compare import compare
+
+        tables = compare(params.detect.out, params.detect.tables_out, seed=params.seed, prefix=args.prefix)
+        print(tables["ranking"].to_string(index=False))
+        return 0
     if args.table:
         table = comparison_table(params.detect.out, params.detect.tables_out)
         print(table.to_string(index=False))

@@ -774,14 +774,16 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
                size: int = DataParams.size, fps: float = DataParams.fps,
                val_identities: int = DataParams.val_identities, test_identities: int = DataParams.test_identities,
                seed: int = 0, write_videos: bool = True,
-               progress: Callable[[Any], Any] | None = None) -> Path:
+               progress: Callable[[Any], Any] | None = None, first_identity: int = 0) -> Path:
     """Write the procedural talking-face data set to ``out`` (the store format) and return ``out``.
 
     Deterministic: the same arguments give byte-identical files on a given machine and library
     versions (another CPU's vectorised sin/pow may round a pixel differently). Video ids are
     ``id003_v01``; identity ``k`` goes to test if it is among the last ``test_identities``, to val if
     among the ``val_identities`` before them, else to train. ``identities.json`` records every
-    identity's appearance parameters.
+    identity's appearance parameters. ``first_identity`` numbers the people from there (their
+    appearance comes from ``identity_rng(seed, k)``): a store made with ``first_identity=1000``
+    shares no face with one of fewer than 1000 identities under the same seed.
     """
     if identities < 1 or videos_per_identity < 1 or frames < 1:
         raise UserError("synth: identities, videos per identity and frames must all be at least 1")
@@ -797,10 +799,12 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
     out = Path(out)
     meta = {"params": {"identities": identities, "videos_per_identity": videos_per_identity,
                        "frames": frames, "size": size, "fps": fps, "val_identities": val_identities,
-                       "test_identities": test_identities, "seed": seed},
+                       "test_identities": test_identities, "seed": seed, "first_identity": first_identity},
             "detector": "ground truth (synthetic)", "pose_names": list(POSE_NAMES),
             "expression_names": list(EXPRESSION_NAMES)}
-    jobs = [(k, j) for k in range(identities) for j in range(videos_per_identity)]
+    if first_identity < 0:
+        raise UserError(f"synth: first_identity must be >= 0, got {first_identity}")
+    jobs = [(k, j) for k in range(first_identity, first_identity + identities) for j in range(videos_per_identity)]
     bar = progress(jobs) if progress else jobs
     people: list[dict[str, Any]] = []
     with StoreWriter(out, size=size, fps=fps, kind="synth", meta=meta, write_videos=write_videos) as writer:
@@ -809,12 +813,12 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
             if j == 0 or ident is None:
                 ident = sample_identity(identity_rng(seed, k), name=f"id{k:03d}")
                 bg = render_background(ident, size)
-                people.append({"split": split_of(k, identities, val_identities, test_identities),
+                people.append({"split": split_of(k - first_identity, identities, val_identities, test_identities),
                                **ident.summary()})
             motion = sample_motion(motion_rng(seed, k, j), frames, fps)
             vid, lms, boxes, extra = render_video(ident, motion, size, background=bg)
             writer.add_video(f"{ident.name}_v{j:02d}", ident.name,
-                             split_of(k, identities, val_identities, test_identities), vid,
+                             split_of(k - first_identity, identities, val_identities, test_identities), vid,
                              landmarks=lms, boxes=boxes, extra=extra, label="real", method="synth",
                              detector="synthetic")
         assert writer.tmp is not None

@@ -1,5 +1,11 @@
 """The detectors: VGG19, DenseNet121, ResNet18 with the thesis's head, and a small custom CNN.
 
+``vgg19`` is the thesis's plain VGG19 when its ImageNet weights are in the torch hub cache; from
+scratch it is built as ``vgg19_bn`` (the same 16 convolutions, each followed by batch norm), because
+a 19-layer plain network does not train from a random start at our budgets (it stays at chance).
+The architecture actually built is reported as ``BuiltDetector.architecture``; ``vgg19_bn`` can also
+be asked for by name.
+
 Every detector takes RGB images in [0, 1] (N, 3, H, W) and returns two logits (real, fake). The
 ImageNet normalisation is the network's first layer, so data code never has to know about it.
 Backbones end in global average pooling, so any input size of at least 32 px works.
@@ -21,11 +27,12 @@ from lstmgan.utils.weights import cached_weight, hub_checkpoint_dir, missing_wei
 
 log = logging.getLogger(__name__)
 
-MODELS = ("vgg19", "densenet121", "resnet18", "custom_cnn")
+MODELS = ("vgg19", "vgg19_bn", "densenet121", "resnet18", "custom_cnn")
 
 # torchvision's ImageNet weight files (what torchvision.models.<name>(weights="DEFAULT") fetches)
 WEIGHT_FILES = {
     "vgg19": "vgg19-dcbb9e9d.pth",
+    "vgg19_bn": "vgg19_bn-c79401a0.pth",
     "densenet121": "densenet121-a639ec97.pth",
     "resnet18": "resnet18-f37072fd.pth",
 }
@@ -110,11 +117,12 @@ def _load_imagenet(module: nn.Module, name: str, path: str, prefix: str = "") ->
                         f"replace it with torchvision's {WEIGHT_FILES[name]}") from exc
 
 
-def vgg19_features() -> nn.Sequential:
-    """VGG19's 16 convolutions and 5 max-pools (torchvision's layout and initialisation)."""
+def vgg19_features(batch_norm: bool = False) -> nn.Sequential:
+    """VGG19's 16 convolutions and 5 max-pools (torchvision's layout and initialisation);
+    ``batch_norm`` puts BatchNorm2d after every convolution (torchvision's ``vgg19_bn``)."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    features = make_layers(cfgs["E"], batch_norm=False)
+    features = make_layers(cfgs["E"], batch_norm=batch_norm)
     for m in features.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -127,6 +135,7 @@ class BuiltDetector:
     model: Detector
     pretrained: bool  # True when ImageNet weights were loaded
     weights_file: str | None
+    architecture: str = ""  # what was built: vgg19 (plain, ImageNet) or vgg19_bn (scratch), else the name
 
 
 def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropout: float = 0.5) -> BuiltDetector:
@@ -143,6 +152,16 @@ def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropo
     if pretrained not in ("auto", "true", "false"):
         raise UserError(f"params.yaml: detect.pretrained must be auto, true or false, got {pretrained!r}")
     weights_path = None
+    if name == "vgg19" and pretrained == "auto" and cached_weight(WEIGHT_FILES["vgg19"]) is None:
+        log.info("vgg19: no ImageNet weights cached; building vgg19_bn (batch norm) to train from scratch")
+        name_built = "vgg19_bn"
+    elif name == "vgg19" and pretrained == "false":
+        name_built = "vgg19_bn"
+    else:
+        name_built = name
+    if name_built != name:
+        built = build_detector(name_built, "false", hidden, dropout)
+        return built
     if name in WEIGHT_FILES and pretrained != "false":
         weights_path = cached_weight(WEIGHT_FILES[name])
         if weights_path is None:
@@ -158,8 +177,8 @@ def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropo
 
     if name == "custom_cnn":
         features, dim = custom_cnn_features()
-    elif name == "vgg19":
-        features, dim = vgg19_features(), 512
+    elif name in ("vgg19", "vgg19_bn"):
+        features, dim = vgg19_features(batch_norm=name == "vgg19_bn"), 512
         if weights_path is not None:
             _load_imagenet(features, name, str(weights_path), prefix="features.")
     else:
@@ -175,7 +194,7 @@ def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropo
     if weights_path is not None:
         log.info("%s: ImageNet weights from %s", name, weights_path)
     model = Detector(features, dim, hidden, dropout)
-    return BuiltDetector(model, weights_path is not None, str(weights_path) if weights_path else None)
+    return BuiltDetector(model, weights_path is not None, str(weights_path) if weights_path else None, name)
 
 
 def count_parameters(model: nn.Module) -> int:

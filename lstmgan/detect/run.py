@@ -57,12 +57,28 @@ def _train_one(cfg: DetectParams, model_name: str, variant: str, root: Path, tab
     val_aug = val.with_transform(tf.val_augmented).materialise(seed + 1)
     built = build_detector(model_name, cfg.pretrained, cfg.hidden, cfg.dropout)
     built.model.to(resolve_device(cfg.device))
+    pretrain = None
+    if cfg.face_pretrain and cfg.pretrain_steps > 0:
+        from lstmgan.detect.pretrain import pretrain_identity
+
+        pretrain = pretrain_identity(built.model, cfg.pretrain_store, cfg.image_size, cfg.pretrain_steps,
+                                     cfg.pretrain_batch, cfg.pretrain_lr, cfg.pretrain_frames_per_video, seed)
+        seed_everything(seed)  # detection training starts from the same RNG state as without pretraining
     train_eval = train.with_transform(tf.eval).subset(cfg.max_eval_frames)
     result = fit(built.model, train, train_eval, val, val_aug,
                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  one_cycle=cfg.one_cycle, select_on=cfg.select_on, seed=seed, desc=desc)
-    result.extra.update(n_train=len(train), n_val=len(val))
+    result.extra.update(n_train=len(train), n_val=len(val), pretrain=pretrain)
     return built, result, val
+
+
+def weights_label(built, cfg: DetectParams) -> str:
+    """What the backbone started from: ``pretrained`` (ImageNet), ``scratch``, ``face-id`` (in-domain
+    identity pretraining) or ``pretrained+face-id``."""
+    base = "pretrained" if built.pretrained else "scratch"
+    if cfg.face_pretrain and cfg.pretrain_steps > 0:
+        return "face-id" if base == "scratch" else "pretrained+face-id"
+    return base
 
 
 def _test_frames(model, cfg: DetectParams, variant: str, root: Path, table, compression: str,
@@ -155,7 +171,10 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
 
     metrics: dict[str, Any] = {
         "model": model_name, "variant": variant,
-        "weights": "pretrained" if built.pretrained else "scratch",
+        "weights": weights_label(built, cfg), "architecture": built.architecture,
+        "pretrain": (None if result.extra.get("pretrain") is None else {
+            k: v for k, v in vars(result.extra["pretrain"]).items()}),
+        "lr": cfg.lr, "batch_size": cfg.batch_size,
         "parameters": count_parameters(model),
         "device": str(resolve_device(cfg.device)), "threads": torch.get_num_threads(),
         "image_size": cfg.image_size, "epochs": cfg.epochs, "best_epoch": result.best_epoch,

@@ -1,11 +1,16 @@
 """The exported deepfake detection data set: real videos and cross-identity reenactments.
 
-Built from the face store's **val and test identities only** (the GAN never trained on them), so a
-detector is never tested on faces the generator memorised. Those identities are split again,
-identity-disjoint and seeded, into the detection set's train / val / test. Within a split every real
-video also drives one fake: the face of another identity of the same split, animated by one of the
-methods (``lstm``, ``none``) in turn, so real and fake are balanced and the methods equally
-represented. Every video is written raw (lossless), and re-encoded with H.264 at each
+``generate.export_source: pool`` (the default) builds it from the **detection pool**
+(``pool.out``, made by the pool stage): hundreds of procedural people the GAN never trained on,
+already split identity-disjoint into the detection train / val / test. Every pool video is exported
+as a real video and again as a fake of the **same face** (its first frame) moved by another pool
+identity's video of the same split, by one of the methods (``lstm``, ``none``) in turn: real and
+fake are balanced per identity, so a detector cannot separate them by who is shown.
+
+``generate.export_source: store`` keeps the older set: the face store's **val and test identities
+only** (the GAN never trained on them), split again identity-disjoint and seeded into train / val /
+test; within a split every real video also drives one fake: the face of another identity of the
+same split, animated by one of the methods in turn. Every video is written raw (lossless), and re-encoded with H.264 at each
 ``generate.export_crf`` (c23, c40 as in FaceForensics++); PNG frames (every
 ``generate.export_frame_step``-th) are extracted from each version, in the thesis loader's layout::
 
@@ -112,6 +117,39 @@ def plan_export(store, methods: Sequence[str], fractions: Sequence[float], seed:
     return items
 
 
+def plan_pool_export(store, methods: Sequence[str], seed: int) -> list[ExportItem]:
+    """The pool export: each pool video real, plus a fake of the same face with another's motion.
+
+    The pool store's own splits are the detection splits. The fake of video ``v`` of identity
+    ``i`` animates ``v``'s first frame with a video of another identity of the same split (seeded
+    choice); methods alternate over the identities (and videos), so each method makes half the fakes.
+    """
+    if not methods:
+        raise UserError("generate.methods is empty; name at least one trained generator (lstm, none)")
+    rng = np.random.default_rng(seed + 2)
+    items: list[ExportItem] = []
+    for split in DET_SPLITS:
+        by_identity: dict[str, list] = {}
+        for r in store.records:
+            if r.split == split:
+                by_identity.setdefault(r.identity, []).append(r)
+        ids = sorted(by_identity)
+        if len(ids) < 2:
+            raise UserError(f"{store.root}: the detection pool's {split} split has {len(ids)} identities; it needs "
+                            f"at least 2 (a fake takes its motion from another person): raise pool.identities "
+                            f"or pool.{split}_identities")
+        for n, identity in enumerate(ids):
+            others = [i for i in ids if i != identity]
+            for j, r in enumerate(sorted(by_identity[identity], key=lambda rec: rec.video_id)):
+                items.append(ExportItem(r.video_id, "real", "original", split, identity, r.video_id, r.video_id))
+                drv_identity = others[int(rng.integers(len(others)))]
+                drv = by_identity[drv_identity][int(rng.integers(len(by_identity[drv_identity])))]
+                method = methods[(n + j) % len(methods)]
+                items.append(ExportItem(f"{method}__{r.video_id}__{drv.video_id}", "fake", method, split,
+                                        identity, r.video_id, drv.video_id))
+    return items
+
+
 def png_provenance(item: ExportItem, generator: str, version: str, compression: str, frame: int):
     """PNG text chunks (PIL ``PngInfo``) naming the file synthetic or real, its generator and version."""
     from PIL.PngImagePlugin import PngInfo
@@ -146,8 +184,13 @@ def write_pngs(folder: Path, video_id: str, frames: np.ndarray, step: int, item:
 
 
 def export_dataset(params, store=None, device: str | None = None,
-                   checkpoints: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Build ``generate.out`` (atomically: the folder appears complete or not at all)."""
+                   checkpoints: dict[str, Path] | None = None, pool_store=None) -> dict[str, Any]:
+    """Build ``generate.out`` (atomically: the folder appears complete or not at all).
+
+    ``store`` is the GAN's face store (``data.out``), used with ``generate.export_source: store``;
+    ``pool_store`` the detection pool (``pool.out``), used with ``export_source: pool``. Either is
+    opened from params when not given.
+    """
     from tqdm.auto import tqdm
 
     from lstmgan import __version__
@@ -163,7 +206,8 @@ def export_dataset(params, store=None, device: str | None = None,
     g = params.generate
     if g.export_frame_step < 1:
         raise UserError(f"generate.export_frame_step must be >= 1, got {g.export_frame_step}")
-    store = store or open_store(params.data.out)
+    if g.export_source not in ("pool", "store"):
+        raise UserError(f"params.yaml: generate.export_source must be pool or store, got {g.export_source!r}")
     from lstmgan.utils.device import set_cpu_threads
 
     set_cpu_threads(g.threads)
@@ -172,7 +216,16 @@ def export_dataset(params, store=None, device: str | None = None,
     from lstmgan.generate.evaluate import check_checkpoints
 
     check_checkpoints(checkpoints)
-    items = plan_export(store, list(checkpoints), g.export_split, params.seed)
+    if g.export_source == "pool":
+        pool_path = Path(params.pool.out)
+        if pool_store is None and not (pool_path / "manifest.csv").is_file():
+            raise UserError(f"{pool_path}: no detection pool; run `lstmgan pool` (dvc stage pool) or set "
+                            "generate.export_source: store")
+        store = pool_store or open_store(pool_path)
+    else:
+        store = store or open_store(params.data.out)
+    items = (plan_pool_export(store, list(checkpoints), params.seed) if g.export_source == "pool"
+             else plan_export(store, list(checkpoints), g.export_split, params.seed))
     animators, generators, steps = {}, {}, {}
     for method, ckpt in checkpoints.items():
         nets, ck_params, step = load_checkpoint(ckpt, dev)
@@ -237,7 +290,9 @@ def _summary(items, rows, store, params, compressions, generators, steps, checkp
     return {
         "name": "lstmgan deepfakes", "lstmgan_version": __version__, "synthetic_fakes": True,
         "source_store": str(store.root), "source_kind": store.meta.get("kind", ""),
-        "source_splits_used": ["val", "test"], "size": store.size, "fps": store.fps,
+        "export_source": params.generate.export_source,
+        "source_splits_used": (list(DET_SPLITS) if params.generate.export_source == "pool" else ["val", "test"]),
+        "size": store.size, "fps": store.fps,
         "compressions": [c for c, _ in compressions], "crf": {c: crf for c, crf in compressions},
         "frame_step": params.generate.export_frame_step, "seed": params.seed,
         "methods": {m: {"generator": generators[m], "checkpoint": str(checkpoints[m]), "step": steps[m]}
@@ -259,10 +314,17 @@ def dataset_card(summary: dict[str, Any]) -> str:
     ]
     for m, info in summary["methods"].items():
         lines.append(f"- `{m}`: {info['generator']}, checkpoint `{info['checkpoint']}` (step {info['step']})")
+    if summary.get("export_source") == "pool":
+        source_line = (f"Source data: the detection pool `{summary['source_store']}` (kind `{summary['source_kind']}`): "
+                       "people the generators never saw in training, split identity-disjoint by the pool stage. Every "
+                       "pool video is here as a real video and as a fake of the same face moved by another person of "
+                       "the same split, so real and fake are balanced per identity.")
+    else:
+        source_line = (f"Source data: `{summary['source_store']}` (kind `{summary['source_kind']}`), its val and test "
+                       "identities only, so no face here was seen by the generators in training.")
     lines += [
         "",
-        f"Source data: `{summary['source_store']}` (kind `{summary['source_kind']}`), its val and test "
-        "identities only, so no face here was seen by the generators in training.",
+        source_line,
         "",
         "| split | identities | real videos | fake videos |",
         "|---|---|---|---|",
@@ -274,9 +336,12 @@ def dataset_card(summary: dict[str, Any]) -> str:
         "## How it was made",
         "- The identities are split identity-disjoint and seeded into train / val / test "
         f"(seed {summary['seed']}): no identity appears in two splits.",
-        "- Every real video also drives one fake: the first frame of a video of another identity of the same "
-        "split is animated with the real video's motion (relative keypoint motion), by each method in turn, so "
-        "real and fake are balanced.",
+        ("- Every real video also has one fake: its own first frame (the same person) animated with the motion "
+         "of another identity's video of the same split (relative keypoint motion), by each method in turn, so "
+         "real and fake are balanced per identity." if summary.get("export_source") == "pool" else
+         "- Every real video also drives one fake: the first frame of a video of another identity of the same "
+         "split is animated with the real video's motion (relative keypoint motion), by each method in turn, so "
+         "real and fake are balanced."),
         f"- Every video exists as `raw` (lossless H.264) and re-encoded with H.264 at "
         + ", ".join(f"CRF {crf} (`{c}`)" for c, crf in summary["crf"].items() if crf is not None)
         + " (FaceForensics++ style); PNG frames (every "

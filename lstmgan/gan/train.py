@@ -44,6 +44,7 @@ from lstmgan import __version__
 from lstmgan.config import GanParams, Params
 from lstmgan.errors import UserError
 from lstmgan.utils.io import atomic_torch_save, atomic_write_json
+from lstmgan.utils.progress import progress as progress_bar, summary_steps
 from lstmgan.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -547,11 +548,13 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     train_seconds, frames_trained = 0.0, 0
     frames_per_step = gan.train.batch_size * gan.train.clip_len * world
     bar = None
+    summary_at: set[int] = set()  # steps that log a summary line when no one watches a bar
     if is_main and progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=gan.train.steps, initial=step, desc=f"train {gan.temporal}", mininterval=2.0,
-                   dynamic_ncols=True)
+        bar = progress_bar(total=gan.train.steps, initial=step, desc=f"train {gan.temporal}", mininterval=2.0,
+                           dynamic_ncols=True)
+        if bar.disable:
+            bar.close()
+            bar, summary_at = None, summary_steps(gan.train.steps)
     try:
         while step < gan.train.steps:
             order = _data_order(sampler, train_set, epoch, batch_in_epoch, gan.train.batch_size)
@@ -585,6 +588,10 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                         if step % 5 == 0 or step == gan.train.steps:
                             bar.set_postfix(G=f"{sum(v for n, v in values.items() if n.startswith('gen/')):.3f}",
                                             D=f"{values.get('disc/disc', float('nan')):.3f}", refresh=False)
+                    if step in summary_at:
+                        log.info("step %d/%d: generator loss %.3f, discriminator loss %.3f, %.0f s",
+                                 step, gan.train.steps, sum(v for n, v in values.items() if n.startswith("gen/")),
+                                 values.get("disc/disc", float("nan")), time.perf_counter() - started)
                     if step % gan.run.log_every == 0 or step == gan.train.steps:
                         row = {n: v / window_steps for n, v in window.items()}
                         row["gen/total"] = sum(v for n, v in row.items() if n.startswith("gen/"))

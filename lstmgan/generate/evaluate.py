@@ -236,7 +236,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     """
     from lstmgan.utils.tensors import to_tensor, to_uint8
 
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     g = params.generate
     cache = cache or ReferenceCache(evalnets, g.warp_threshold)

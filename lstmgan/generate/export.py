@@ -148,7 +148,7 @@ def write_pngs(folder: Path, video_id: str, frames: np.ndarray, step: int, item:
 def export_dataset(params, store=None, device: str | None = None,
                    checkpoints: dict[str, Path] | None = None) -> dict[str, Any]:
     """Build ``generate.out`` (atomically: the folder appears complete or not at all)."""
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     from lstmgan import __version__
     from lstmgan.generate.animate import Animator, generator_name, provenance_tags

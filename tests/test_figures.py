@@ -344,3 +344,12 @@ def test_a_missing_weight_file_is_reported_once(tmp_path, monkeypatch, caplog):
             logger.removeHandler(handler)
     said = [r for r in caplog.records if "weights not found" in r.getMessage() and r.levelno == logging.INFO]
     assert len(said) == 1 and str(tmp_path) in said[0].getMessage()
+
+
+def test_training_sample_titles_frames_by_their_number_in_the_video():
+    from lstmgan.gan import figures
+
+    src, drv, _ = _batch(rows=1, clip=3)
+    fig = figures.training_sample(src[0], drv[0], source_frame=7, start=2)
+    assert [ax.get_title() for ax in fig.axes] == ["source (frame 7)", "driving, frame 2", "driving, frame 3",
+                                                   "driving, frame 4"]

@@ -36,13 +36,14 @@ def _numpy(x: Any) -> np.ndarray:
 
 
 @styled
-def training_sample(source: Any, driving: Any, title: str = "", path=None):
-    """One training sample: the source frame and the driving clip (CHW tensors or HWC arrays)."""
+def training_sample(source: Any, driving: Any, source_frame: int = 0, start: int = 0, title: str = "", path=None):
+    """One training sample: the source frame and the driving clip (CHW tensors or HWC arrays),
+    titled with their frame numbers in the video (``source_frame``; the clip starts at ``start``)."""
     clip = len(driving)
     fig, axes = new_figure(1, 1 + clip, figsize=(1.8 * (1 + clip), 2.3))
-    image_panel(axes[0, 0], source, title="source")
+    image_panel(axes[0, 0], source, title=f"source (frame {source_frame})")
     for t in range(clip):
-        image_panel(axes[0, 1 + t], driving[t], title=f"driving, frame {t}")
+        image_panel(axes[0, 1 + t], driving[t], title=f"driving, frame {start + t}")
     if title:
         fig.suptitle(title)
     return save(fig, path)

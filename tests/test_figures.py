@@ -217,7 +217,7 @@ def test_dense_motion_has_a_fixed_occlusion_scale_and_a_motion_key():
     from lstmgan.gan import figures
 
     src, drv, out = _batch(k=4)
-    fig = figures.dense_motion(src, drv, out)
+    fig = figures.dense_motion(src, drv, out, min_rim_px=0.5)
     occlusion = [ax.images[0] for ax in fig.axes if ax.images and ax.get_title() == "occlusion map"][0]
     assert occlusion.get_clim() == (0, 1)
     np.testing.assert_allclose(occlusion.get_array(), 0.97)
@@ -226,6 +226,12 @@ def test_dense_motion_has_a_fixed_occlusion_scale_and_a_motion_key():
     assert [t.get_text() for t in bars[0].get_xticklabels()] == ["bg", "0", "1", "2", "3"]
     key = next(ax for ax in fig.axes if ax.get_title().startswith("flow key"))
     assert key.get_title() == "flow key\n(rim = 0.75 px)"  # 0.1 in [-1, 1] units of a 16 px frame
+    flow = next(ax for ax in fig.axes if ax.get_title() == "dense flow").images[0].get_array()
+    assert flow.max() == pytest.approx(1.0, abs=1e-6)  # the largest displacement at full brightness
+    fig = figures.dense_motion(src, drv, out, min_rim_px=1.5)  # flows under 1.5 px look darker
+    key = next(ax for ax in fig.axes if ax.get_title().startswith("flow key"))
+    flow = next(ax for ax in fig.axes if ax.get_title() == "dense flow").images[0].get_array()
+    assert key.get_title() == "flow key\n(rim = 1.5 px)" and flow.max() == pytest.approx(0.5, abs=1e-6)
 
 
 # --------------------------------------------------------------------------------------------

@@ -218,19 +218,22 @@ def flow_key(size: int = 65) -> np.ndarray:
 
 
 @styled
-def dense_motion(source: Any, driving: Any, out: Mapping[str, Any], t: int | None = None, path=None):
+def dense_motion(source: Any, driving: Any, out: Mapping[str, Any], t: int | None = None, min_rim_px: float = 1.0,
+                 path=None):
     """Per sample at driving frame ``t`` (default: the last): source | driving | dense flow (with its
     colour key) | which motion each pixel follows (mask argmax: background or keypoint k) | the
-    occlusion map on a fixed 0-1 scale (1 = the warped source is used)."""
+    occlusion map on a fixed 0-1 scale (1 = the warped source is used). Flow brightness is scaled
+    to the largest displacement, but never to less than ``min_rim_px`` pixels, so sub-pixel flows
+    look dark instead of saturated."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     src, drv = _numpy(source), _numpy(driving)
     t = drv.shape[1] - 1 if t is None else t
     disp = displacement(out["deformation"][:, t])
-    largest = max(float(np.hypot(disp[..., 0], disp[..., 1]).max()), 1e-6)
     mask = _numpy(out["mask"][:, t])
     occlusion = _numpy(out["occlusion"][:, t, 0])
     rows, motions, size = len(src), mask.shape[1], src.shape[-1]
+    largest = max(float(np.hypot(disp[..., 0], disp[..., 1]).max()), 2 * min_rim_px / (size - 1), 1e-6)
     mask_cmap = ListedColormap(["#d9d9d9", *colours(motions - 1)])  # grey = background, then keypoint colours
     mask_norm = BoundaryNorm(np.arange(motions + 1) - 0.5, motions)
     fig, axes = new_figure(rows, 6, figsize=(12, 2.0 * rows + 0.8),

@@ -45,7 +45,7 @@ def compress_store(root: str | Path, crf: int) -> Path:
 
     The folder appears only when complete (built under a temporary name); an existing one is replaced.
     """
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     from lstmgan.media.store import FaceStore
 
@@ -72,7 +72,7 @@ def compress_tree(src: str | Path, out_dir: str | Path, crf: int) -> Path:
     Unreadable videos are skipped with one log line each; UserError when none could be compressed.
     ``out_dir`` appears only when complete.
     """
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     _check_crf(crf)
     src, out_dir = Path(src), Path(out_dir)

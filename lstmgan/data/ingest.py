@@ -391,7 +391,7 @@ def ingest(src: str | Path, out: str | Path, layout: str = "auto", size: int = 6
     Returns ``out``. Raises UserError (one line) for a missing/empty source, an unknown layout, a
     missing face-alignment model when ``detector="face_alignment"``, or when no video is usable.
     """
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     src, out = Path(src), Path(out)
     _check_paths(src, out)

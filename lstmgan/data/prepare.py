@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def prepare(params: Params, out: str | Path | None = None) -> Path:
     """Build the data set described by ``params.data`` at ``out`` (default ``data.out``); return it."""
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     from lstmgan.data.compress import compress_store
 

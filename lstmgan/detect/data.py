@@ -75,7 +75,7 @@ def select(table, split: str, compression: str, max_frames: int = 0,
 def read_images(root: str | Path, paths: Sequence[str], size: int) -> torch.Tensor:
     """PNG files -> uint8 tensor (N, 3, size, size), resized with antialiasing when needed."""
     from PIL import Image
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     root = Path(root)
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)

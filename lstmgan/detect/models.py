@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from lstmgan.errors import UserError
+from lstmgan.utils.log import log_once
 from lstmgan.utils.weights import cached_weight, hub_checkpoint_dir, missing_weights_hint
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def build_detector(name: str, pretrained: str = "auto", hidden: int = 256, dropo
                     f"detect.pretrained is true but {hub_checkpoint_dir() / WEIGHT_FILES[name]} does not "
                     f"exist; copy torchvision's ImageNet file {WEIGHT_FILES[name]} there "
                     f"(or set detect.pretrained: auto to train from scratch)")
-            log.info(missing_weights_hint(f"ImageNet {name}", WEIGHT_FILES[name]).replace(
+            log_once(log, logging.INFO, missing_weights_hint(f"ImageNet {name}", WEIGHT_FILES[name]).replace(
                 "continuing without them", "training from scratch"))
     elif name == "custom_cnn" and pretrained == "true":
         log.info("custom_cnn has no ImageNet weights; it always trains from scratch")

@@ -111,7 +111,7 @@ def fit(model: nn.Module, train: Dataset, train_eval: Dataset, val: Dataset, val
     validation frames without and with augmentation. The model trains on the device it is on and
     is left holding the best state (``best_state`` is a CPU copy).
     """
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     device = _model_device(model)
     if len(train) == 0 or len(val) == 0:

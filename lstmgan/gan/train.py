@@ -46,6 +46,7 @@ from lstmgan.gan.distributed import host_values, setup_distributed, wrap
 from lstmgan.gan.metrics_log import MetricLog, StepWindow
 from lstmgan.gan.validate import discriminator_probe, validate
 from lstmgan.utils.io import atomic_write_json
+from lstmgan.utils.progress import progress as progress_bar, summary_steps
 from lstmgan.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -264,11 +265,13 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                  gan.train.clip_len, len(train_set), sum(len(s) for s, _ in val_batches))
     window = StepWindow(gan.train.batch_size * gan.train.clip_len * world)
     bar = None
+    summary_at: set[int] = set()  # steps that log a summary line when no one watches a bar
     if is_main and progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=gan.train.steps, initial=state.step, desc=f"train {gan.temporal}", mininterval=2.0,
-                   dynamic_ncols=True)
+        bar = progress_bar(total=gan.train.steps, initial=state.step, desc=f"train {gan.temporal}",
+                           mininterval=2.0, dynamic_ncols=True)
+        if bar.disable:  # nobody watches (papermill, a log file): a few summary lines instead
+            bar.close()
+            bar, summary_at = None, summary_steps(gan.train.steps)
 
     # ---- loop: one epoch's data order per pass of the outer loop
     try:
@@ -293,6 +296,10 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                 window.add(values, time.perf_counter() - tick)
                 if is_main:
                     _report(state, values, lr, window, metric_log, bar, gan, nets, val_batches, device, amp)
+                    if state.step in summary_at:
+                        log.info("step %d/%d: generator loss %.3f, discriminator loss %.3f, %.0f s", state.step,
+                                 gan.train.steps, sum(v for n, v in values.items() if n.startswith("gen/")),
+                                 values.get("disc/disc", float("nan")), time.perf_counter() - started)
                 elif _due(state.step, gan.run.log_every, gan.train.steps):
                     window.reset()
                 if _due(state.step, gan.run.checkpoint_every, gan.train.steps):

@@ -251,7 +251,7 @@ def train_landmark_net(store, steps: int, batch: int, lr: float, seed: int,
     warps and colour jitter); report mean abs error (px) on val/test and the training seconds."""
     import time
 
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     device = torch.device(device)
     rows, lms = _landmark_rows(store, "train")
@@ -364,7 +364,7 @@ def train_identity_net(store, steps: int, batch: int, lr: float, seed: int,
     net.train()
     import time
 
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     start = time.perf_counter()
     for _ in tqdm(range(steps), desc="identity net", leave=False, mininterval=5):

@@ -46,7 +46,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-from lstmgan.generate.compare import HIGHER_IS_BETTER  # noqa: E402  (one definition of "better")
 from lstmgan.generate.temporal import REGION_METRICS  # noqa: E402
 
 RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error", "tof") + REGION_METRICS
@@ -257,7 +256,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     """
     from lstmgan.utils.tensors import to_tensor, to_uint8
 
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     g = params.generate
     cache = cache or ReferenceCache(evalnets, g.warp_threshold)

@@ -191,7 +191,7 @@ def export_dataset(params, store=None, device: str | None = None,
     ``pool_store`` the detection pool (``pool.out``), used with ``export_source: pool``. Either is
     opened from params when not given.
     """
-    from tqdm.auto import tqdm
+    from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
 
     from lstmgan import __version__
     from lstmgan.generate.animate import Animator, generator_name, provenance_tags
@@ -342,7 +342,7 @@ def dataset_card(summary: dict[str, Any]) -> str:
          "- Every real video also drives one fake: the first frame of a video of another identity of the same "
          "split is animated with the real video's motion (relative keypoint motion), by each method in turn, so "
          "real and fake are balanced."),
-        f"- Every video exists as `raw` (lossless H.264) and re-encoded with H.264 at "
+        "- Every video exists as `raw` (lossless H.264) and re-encoded with H.264 at "
         + ", ".join(f"CRF {crf} (`{c}`)" for c, crf in summary["crf"].items() if crf is not None)
         + " (FaceForensics++ style); PNG frames (every "
         f"{summary['frame_step']}th frame) are decoded from each version.",

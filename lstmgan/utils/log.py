@@ -30,3 +30,22 @@ def setup_logging(level: int | str | None = None) -> None:
         handler.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
         logger.addHandler(handler)
         logger.propagate = False
+
+
+_SAID: set[tuple[str, str]] = set()
+
+
+def log_once(logger: logging.Logger, level: int, message: str) -> bool:
+    """Log ``message`` the first time this process asks, and only at debug level after that.
+
+    For notices that do not change between calls (a missing weight file asked for by three
+    detectors of one stage): a reader should see them once. Returns True when it was logged at
+    ``level``.
+    """
+    key = (logger.name, message)
+    if key in _SAID:
+        logger.debug(message)
+        return False
+    _SAID.add(key)
+    logger.log(level, message)
+    return True

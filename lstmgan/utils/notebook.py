@@ -41,11 +41,56 @@ def setup(params_path: str = "params.yaml", overrides: Sequence[str] = (), **sec
         import matplotlib
 
         matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight"})
+        _inline_backend()
     except ImportError:  # plotting is optional for headless runs
         pass
     params = load_params(root / params_path, overrides=overrides, sections=sections)
     log.info("project root %s, params from %s", root, params_path)
     return params
+
+
+def _inline_backend() -> None:
+    """In a Jupyter kernel, draw ``plt.show()`` figures into the notebook whatever MPLBACKEND says.
+
+    ``make repro`` exports ``MPLBACKEND=Agg`` and the kernel papermill starts inherits it, so without
+    this a student's own ``plt.plot`` cell would leave no picture in the executed notebook.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+
+
+def show(fig: Any, path: str | Path | None = None, dpi: int = 110) -> None:
+    """Save ``fig`` to ``path`` (when given) and show it in the notebook as a PNG.
+
+    The PNG is put into the cell's output explicitly (``IPython.display``), so an executed notebook
+    holds the picture whatever the matplotlib backend (papermill under ``MPLBACKEND=Agg`` included);
+    outside IPython nothing is displayed. Every figure cell of notebooks 01-03 ends with it. The
+    figure is closed afterwards (pyplot keeps no reference to it).
+    """
+    import io
+
+    if path is not None:
+        savefig(fig, path)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:  # a plain Python run: the saved file is the result
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        display(Image(data=buffer.getvalue(), format="png"))
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except ImportError:
+        pass
 
 
 def savefig(fig: Any, path: str | Path) -> Path:

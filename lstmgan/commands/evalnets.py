@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import time
 
     from lstmgan.utils.device import resolve_device, set_cpu_threads
     from lstmgan.media.store import open_store
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from lstmgan.utils.io import atomic_write_json
     from lstmgan.utils.seed import seed_everything
 
+    started = time.perf_counter()
     params = params_from_args(args)
     g = params.generate
     seed_everything(params.seed)
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(params.data.out)
     nets = build_evalnets(store, params, resolve_device(args.device or g.device), reuse=not args.force)
     metrics = evalnets_metrics(nets.report)
+    metrics["stage_seconds"] = round(time.perf_counter() - started, 1)  # the report's stage-time table
     atomic_write_json(g.evalnet_metrics, metrics)
     print(json.dumps(metrics, indent=2))
     print(f"weights: {g.evalnets_out}; metrics: {g.evalnet_metrics}")

@@ -396,19 +396,14 @@ def lstm_verdict(comparison: dict[str, dict[str, float | str]]) -> str:
 def write_table(table, path_stem: str | Path, note: str = "") -> tuple[Path, Path]:
     """``<stem>.csv`` and ``<stem>.md`` (Markdown with a note under it), atomically."""
     from lstmgan.utils.io import atomic_write_text
+    from lstmgan.utils.tables import markdown_table
 
     stem = Path(path_stem)
     csv_path = atomic_write_text(stem.with_suffix(".csv"), table.to_csv(float_format="%.5g"))
     cols = list(table.columns)
-    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    for name, row in table.iterrows():
-        cells = []
-        for c in cols:
-            v = row[c]
-            cells.append("n/a" if isinstance(v, float) and not np.isfinite(v) else
-                         f"{int(v)}" if c == "videos" else f"{v:.4g}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+    rows = [{"method": name, **{c: (int(v) if c == "videos" and np.isfinite(v) else v) for c, v in row.items()}}
+            for name, row in table.iterrows()]
+    text = markdown_table(rows, ["method", *cols], digits=4, significant=True)
     if note:
         text += "\n" + note + "\n"
     md_path = atomic_write_text(stem.with_suffix(".md"), text)

@@ -246,7 +246,7 @@ def test_thesis_rows(tmp_path, monkeypatch):
         assert any(c.startswith(start) for c in claims), start
     # without detector intervals every detection value is a point estimate: not resolved
     assert _thesis(rows, "VGG19 AP 0.95")["verdict"] == "not resolved"
-    assert _thesis(rows, "custom CNN accuracy 0.89")["ours"] == "custom_cnn-base accuracy 0.800 (no interval)"
+    assert _thesis(rows, "custom CNN accuracy 0.89")["ours"] == "custom_cnn-base accuracy 0.800 (no interval) (scratch)"
     assert _thesis(rows, "DenseNet accuracy 0.94")["verdict"] == "not available"
     assert _thesis(rows, "augmentation lowers custom CNN")["verdict"] == "not resolved"
     assert _thesis(rows, "The LSTM makes")["verdict"] == "agrees"  # flicker and warp error halved on every video
@@ -287,6 +287,8 @@ def test_gather_reads_times_settings_and_lock(tmp_path, monkeypatch):
     assert data.train["lstm"]["loss_terms"] == {"gen_gan": 0.05, "reconstruction": 1.5}  # no perceptual curve
     assert data.locked["train@lstm"]["gan.train"]["clip_len"] == 8
     assert read_lock(root / "absent.lock") == {}
+    _write_json(root / "reports" / "metrics" / "evalnets_time.json", {"stage_seconds": 412.0})  # its own record wins
+    assert next(t for t in gather(load_params("params.yaml")).times if t["stage"] == "evalnets")["seconds"] == 412.0
     vgg = next(r for r in data.detectors if r["run"] == "vgg19-base")
     assert vgg["predicted_fake"] == 0.0 and vgg["image_size"] == 32 and vgg["epochs"] == 2
 

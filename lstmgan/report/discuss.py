@@ -122,13 +122,15 @@ def method_intervals(data: ReportData, metrics: Sequence[str] = RECON_METRICS) -
     methods = [m for m, v in data.generation.items() if isinstance(v, dict) and "l1" in v]
     for method in methods:
         rows = _per_video(data, method)
-        out[method] = {}
+        found: dict[str, Interval] = {}
         for metric in metrics:
             values = [num(r.get(metric)) for r in rows.values()]
             if any(math.isfinite(v) for v in values):
-                out[method][metric] = bootstrap_mean(values, seed=data.params.seed)
+                found[metric] = bootstrap_mean(values, seed=data.params.seed)
             elif math.isfinite(num(data.generation[method].get(metric))):
-                out[method][metric] = point(num(data.generation[method].get(metric)))
+                found[metric] = point(num(data.generation[method].get(metric)))
+        if found:  # the driving video has no reconstruction metrics (it is the ground truth)
+            out[method] = found
     return out
 
 
@@ -349,6 +351,7 @@ def thesis_rows(data: ReportData) -> list[dict[str, str]]:
     """One row per thesis claim: claim, thesis value, our value, verdict (by :data:`RULE`), basis."""
     runs = {r["run"] for r in data.detectors}
     rows: list[dict[str, str]] = []
+    how = {r["run"]: ", ".join(x for x in (r.get("architecture"), r.get("weights")) if x) for r in data.detectors}
 
     def add(claim: str, thesis: str, ours: str, v: str, basis: str) -> None:
         rows.append({"claim": claim, "thesis": thesis, "ours": ours, "verdict": v, "basis": basis})
@@ -381,7 +384,8 @@ def thesis_rows(data: ReportData) -> list[dict[str, str]]:
             if iv is None:
                 add(label, shown, not_available(f"detect@{run}"), "not available", "")
             else:
-                add(label, shown, f"{run} {metric} {iv_text(iv)}", value_verdict(iv, value),
+                add(label, shown, f"{run} {metric} {iv_text(iv)}" + (f" ({how[run]})" if how.get(run) else ""),
+                    value_verdict(iv, value),
                     "frame level, test split, 95% interval over test videos")
     low, high = THESIS_AUGMENTATION
     for model in ("densenet121", "custom_cnn"):
@@ -461,9 +465,13 @@ def known_defects(data: ReportData) -> list[str]:
     if single:
         out.append(f"One-class detectors: {', '.join(single)} (see section 4).")
     for temporal, m in data.train.items():
-        if "perceptual" not in (m.get("loss_terms") or {}) and data.params.gan.loss.perceptual:
-            out.append(f"`{temporal}`: the perceptual (VGG19) loss is configured ({data.params.gan.loss.perceptual:g}) "
-                       "but did not run: its ImageNet weights were not in the torch hub cache.")
+        terms = m.get("loss_terms") or {}
+        locked = (data.locked.get(f"train@{temporal}") or {}).get("gan.loss")
+        weight = num(locked.get("perceptual")) if isinstance(locked, dict) else data.params.gan.loss.perceptual
+        if terms and "perceptual" not in terms and weight:
+            out.append(f"`{temporal}`: the perceptual (VGG19) loss is configured ({weight:g}) but did not run (no "
+                       "gen/perceptual curve in its training log): its ImageNet weights were not in the torch hub "
+                       "cache.")
     return out
 
 

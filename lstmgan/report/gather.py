@@ -4,8 +4,9 @@ Paths are relative to the project root (the current folder of the ``report`` sta
 by stage (documented in docs/architecture.md, "What the report reads"):
 
 - every stage's wall time: ``<report.notebooks>/*.ipynb`` papermill metadata (``duration``); the
-  ``evalnets`` stage runs the CLI, not a notebook: ``generate.evalnet_metrics`` (``stage_seconds``,
-  else the sum of ``landmark_train_seconds`` and ``identity_train_seconds``, said so);
+  ``evalnets`` stage runs the CLI, not a notebook: ``reports/metrics/evalnets_time.json``
+  (``stage_seconds``, written by ``lstmgan evalnets``), else the sum of ``landmark_train_seconds``
+  and ``identity_train_seconds`` in ``generate.evalnet_metrics``, said to be a lower bound;
 - the settings each stage actually ran with: ``dvc.lock`` (the params DVC recorded for each stage),
   the train stage's logged loss terms (``reports/train/<t>/plots/metrics/gen/<term>.tsv``: a term
   that was switched off, e.g. the perceptual loss without VGG weights, has no file) and each detect
@@ -194,9 +195,11 @@ def notebook_stage(name: str) -> str:
     return f"{base}@{rest}" if rest else base
 
 
-def stage_times(notebooks_dir: Path, evalnets: dict[str, Any]) -> list[dict[str, Any]]:
+def stage_times(notebooks_dir: Path, evalnets: dict[str, Any], evalnets_time: dict[str, Any] | None = None
+                ) -> list[dict[str, Any]]:
     """Wall time of every stage: papermill's ``duration`` for the notebook stages; for ``evalnets``
-    (a CLI stage) its own ``stage_seconds``, else the training seconds of its two networks."""
+    (a CLI stage) the ``stage_seconds`` it records (``reports/metrics/evalnets_time.json``), else
+    the training seconds of its two networks from its metrics (a lower bound, said so)."""
     rows = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         meta = read_json(path).get("metadata", {}).get("papermill", {})
@@ -207,10 +210,11 @@ def stage_times(notebooks_dir: Path, evalnets: dict[str, Any]) -> list[dict[str,
                      "source": f"papermill duration of {path.name}",
                      "finished": str(meta.get("end_time") or "")[:19].replace("T", " "),
                      "failed": bool(meta.get("exception"))})
-    stage_s = num(evalnets.get("stage_seconds"))
+    stage_s = num((evalnets_time or {}).get("stage_seconds"))
     parts = [num(evalnets.get(k)) for k in ("landmark_train_seconds", "identity_train_seconds")]
     if math.isfinite(stage_s):
-        rows.append({"stage": "evalnets", "seconds": stage_s, "source": "stage_seconds in evalnets.json",
+        rows.append({"stage": "evalnets", "seconds": stage_s, "source": "evalnets_time.json written by `lstmgan "
+                     "evalnets` (from its start to its metrics; Python start-up not included)",
                      "finished": "", "failed": False})
     elif any(math.isfinite(p) for p in parts):
         rows.append({"stage": "evalnets", "seconds": sum(p for p in parts if math.isfinite(p)),
@@ -284,6 +288,12 @@ def detector_rows(params: Params) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, missing
 
 
+def evalnets_time_path(params: Params) -> Path:
+    """Where ``lstmgan evalnets`` records its wall time: ``<metrics stem>_time.json`` beside its metrics."""
+    metrics = Path(params.generate.evalnet_metrics)
+    return metrics.with_name(f"{metrics.stem}_time.json")
+
+
 def gather(params: Params) -> ReportData:
     """Read every stage's outputs (paths relative to the current folder, the project root)."""
     rows, missing = detector_rows(params)
@@ -292,7 +302,9 @@ def gather(params: Params) -> ReportData:
     study = Path(params.report.ablation_study) if params.report.ablation_study else None
     return ReportData(
         params=params, stages=expected_stages(params),
-        times=stage_times(Path(params.report.notebooks), evalnets), train=train_results(params),
+        times=stage_times(Path(params.report.notebooks), evalnets,
+                          read_json(evalnets_time_path(params))),
+        train=train_results(params),
         generation=read_json(Path(params.generate.metrics)),
         per_video=read_csv(Path(params.generate.reports) / "per_video.csv"), evalnets=evalnets,
         detectors=rows, missing_detectors=missing,

@@ -20,7 +20,7 @@ from lstmgan import __version__
 from lstmgan.config import Params
 from lstmgan.report import discuss as D
 from lstmgan.report.figures import Figure, draw_figures, figures_of
-from lstmgan.report.gather import ReportData, gather, not_available, num
+from lstmgan.report.gather import ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
 from lstmgan.utils.tables import csv_text, markdown_table
 
@@ -228,7 +228,8 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     s.append("## 5. Known defects\n\n" + _bullets(D.known_defects(data)))
     s.append(_images(figures_of(figures, "defects"), report_path))
     s.append("## 6. Stage times\n\nNotebook stages: papermill's recorded duration; `evalnets` runs the CLI, so its "
-             "time is read from its own metrics file.\n\n" + times_table(data))
+             f"time is what `lstmgan evalnets` records (`{evalnets_time_path(p)}`).\n\n"
+             + times_table(data))
     s.append("## 7. What this run cannot show\n\n" + _bullets(D.caveats(data)))
     return "\n".join(s)
 

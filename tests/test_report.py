@@ -301,8 +301,12 @@ def test_report_renders_from_a_tiny_tree(tmp_path, monkeypatch):
     _write(root / "dvc.lock", "schema: '2.0'\nstages:\n  train@lstm:\n    params:\n      params.yaml:\n"
                               "        gan.train:\n          batch_size: 4\n          clip_len: 8\n          lr: 0.001\n"
                               "          lr_schedule: constant\n")
+    train = json.loads((root / "reports/metrics/train-lstm.json").read_text())
+    _write_json(root / "reports/metrics/train-lstm.json",
+                {**train, "probe": {"real": 0.81, "generated": 0.22, "blurred": {"score": 0.3}}})
     path = build_report(_params(root, monkeypatch))
     md = path.read_text()
+    assert "| model | real | generated | blurred.score |" in md and "| lstm | 0.810 | 0.220 | 0.300 |" in md
     # the thesis table leads
     first_table = md.index("| claim | thesis | this run | verdict | how decided |")
     assert md.index("## Thesis vs reproduction") < first_table < md.index("## 1. Data")
@@ -346,6 +350,7 @@ def test_missing_stages_are_reported_not_fatal(tmp_path, monkeypatch):
     assert "not available in this run (run `dvc repro -s detect@vgg19-base`)" in md
     assert "| evalnets | n/a | n/a | not available in this run (run `dvc repro evalnets`) |" in md
     assert "Multi-seed study: not available in this run" in md
+    assert "Discriminator probe: not available in this run" in md
     assert list((root / "reports/report_figures").iterdir()) == []
     assert (root / "reports/tables/detectors.csv").read_text().startswith("model,variant,weights,frame_accuracy")
 

@@ -457,7 +457,7 @@ def known_defects(data: ReportData) -> list[str]:
         if math.isfinite(spread):
             out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`): {spread:.3f}.")
     out.append("Keypoint collapse: in the default run reviewed for issue 13 the 10 learned keypoints sat bunched "
-               "between the eyes and the nose instead of spreading over the face (figures below). "
+               "between the eyes and the nose instead of spreading over the face (the keypoints figures of this run, where the train stages drew them, are below). "
                + ("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json), "
                   "so check the figure of this run." if not any(math.isfinite(num(m.get("keypoint_spread")))
                                                                  for m in data.train.values()) else ""))

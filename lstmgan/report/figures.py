@@ -16,7 +16,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from lstmgan.report.discuss import (GENERATION_UNITS, HIGHER_IS_BETTER, detector_interval, method_intervals,
                                     one_class_runs)

@@ -94,9 +94,11 @@ def gan_settings(data: ReportData) -> str:
         if m is None:
             continue
         locked = data.locked.get(f"train@{t}") or {}
-        train = locked.get("gan.train") if isinstance(locked.get("gan.train"), dict) else None
+        recorded = m.get("settings") if isinstance(m.get("settings"), dict) else None  # the run's own record
+        train = recorded or (locked.get("gan.train") if isinstance(locked.get("gan.train"), dict) else None)
         g = data.params.gan.train
-        src = "dvc.lock" if train else "params.yaml (no dvc.lock record)"
+        src = ("train-<t>.json settings" if recorded else "dvc.lock" if train
+               else "params.yaml (no dvc.lock record)")
         train = train or {"batch_size": g.batch_size, "clip_len": g.clip_len, "lr": g.lr,
                           "lr_schedule": g.lr_schedule}
         terms = m.get("loss_terms") or {}
@@ -110,6 +112,26 @@ def gan_settings(data: ReportData) -> str:
     if not rows:
         return f"_{not_available('train@lstm')}._\n"
     return markdown_table(rows)
+
+
+def probe_table(data: ReportData) -> str:
+    """The discriminator probe each train stage recorded (``probe`` in train-<t>.json), numbers only."""
+    rows = []
+    for t, m in data.train.items():
+        probe = m.get("probe")
+        if not isinstance(probe, dict):
+            continue
+        flat = {}
+        for k, v in probe.items():
+            if isinstance(v, dict):
+                flat.update({f"{k}.{kk}": vv for kk, vv in v.items() if isinstance(vv, (int, float))})
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                flat[k] = v
+        rows.append({"model": t, **flat})
+    if not rows:
+        return ("Discriminator probe: not available in this run (no `probe` in reports/metrics/train-<t>.json).\n")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    return "Discriminator probe recorded by the train stage (train-<t>.json `probe`):\n\n" + markdown_table(rows, columns)
 
 
 def generation_table(data: ReportData) -> str:
@@ -193,6 +215,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     s.append("Settings each model actually ran with (steps, size and device from reports/metrics/train-<t>.json; "
              "loss terms from the training log, where a term that was off has no curve):\n\n" + gan_settings(data))
     s.append("\n" + _bullets(D.discuss_gan(data)))
+    s.append(probe_table(data))
     s.append(_images(figures_of(figures, "training"), report_path))
 
     s.append("## 3. Does the LSTM make the videos more temporally coherent? (`dvc repro generate`)\n")

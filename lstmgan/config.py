@@ -280,10 +280,10 @@ class ReportParams:
 
     out: str = "reports/REPORT.md"  # the HTML goes beside it (same name, .html)
     tables: str = "reports/tables"  # detectors.md / detectors.csv
-    figures: str = "reports/report_figures"  # the cross-stage figures the report draws itself
+    figures: str = "reports/report_figures"  # every picture of REPORT.md (small, committed)
     notebooks: str = "reports/notebooks"  # executed stage notebooks (papermill durations)
     l1_target_ratio: float = 0.6  # GAN goal: val reconstruction L1 <= this x the copy-the-source L1
-    tie_tolerance: float = 0.01  # relative differences below this are reported as "about equal"
+    ablation_study: str = "studies/ablation/reports/tables/ablation.md"  # multi-seed study table, if run
 
 
 @dataclass

@@ -271,6 +271,7 @@ def test_evalnets_cli_trains_saves_and_reuses(tmp_path, capsys) -> None:
     assert metrics["identity_test_verification_accuracy"] is None  # one test identity: no pairs
     for name in ("landmarks.pt", "identity.pt", "evalnets.json"):
         assert (tmp_path / "evalnets" / name).is_file()
+    assert json.loads((tmp_path / "metrics" / "evalnets_time.json").read_text())["stage_seconds"] >= 0
     weights = (tmp_path / "evalnets" / "landmarks.pt").stat().st_mtime_ns
     assert main(args) == 0  # same data and params: loaded, not retrained
     assert (tmp_path / "evalnets" / "landmarks.pt").stat().st_mtime_ns == weights

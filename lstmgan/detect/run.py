@@ -303,23 +303,18 @@ def comparison_table(reports_dir: str | Path = "reports/detect", tables_dir: str
 
 
 def _markdown(table) -> str:
-    """A GitHub Markdown table (no extra dependency), numbers rounded for reading."""
-    header = ["model", "variant", "weights", "accuracy", "balanced acc.", "AP", "ROC-AUC", "EER",
-              "video AUC", "parameters (M)", "train time (s)", "train images/s", "eval images/s"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """A GitHub Markdown table (lstmgan.utils.tables), numbers rounded for reading."""
+    from lstmgan.utils.tables import markdown_table
 
-    def fmt(v: Any, digits: int = 3) -> str:
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            return "n/a"
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    for r in table.itertuples(index=False):
-        cells = [r.model, r.variant, r.weights, fmt(r.accuracy), fmt(r.balanced_accuracy), fmt(r.ap),
-                 fmt(r.auc), fmt(r.eer), fmt(r.video_auc), f"{r.parameters / 1e6:.2f}",
-                 fmt(float(r.train_time_s), 1), fmt(float(r.train_images_per_s), 0),
-                 fmt(float(r.eval_images_per_s), 0)]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    headers = {"balanced_accuracy": "balanced acc.", "ap": "AP", "auc": "ROC-AUC", "eer": "EER",
+               "video_auc": "video AUC", "parameters_m": "parameters (M)", "train_time_s": "train time (s)",
+               "train_images_per_s": "train images/s", "eval_images_per_s": "eval images/s"}
+    columns = [c if c != "parameters" else "parameters_m" for c in TABLE_COLUMNS]
+    rows = [{**r, "parameters_m": r["parameters"] / 1e6,
+             **{k: float(r[k]) for k in ("train_time_s", "train_images_per_s", "eval_images_per_s")}}
+            for r in table.to_dict("records")]
+    return markdown_table(rows, columns, headers, {"parameters_m": 2, "train_time_s": 1, "train_images_per_s": 0,
+                                                   "eval_images_per_s": 0})
 
 
 def generalisation_tables(reports_dir: str | Path = "reports/detect", tables_dir: str | Path | None = "reports/tables"):

@@ -1,0 +1,493 @@
+"""The report's sentences and verdicts, each derived with one stated rule (:data:`RULE`).
+
+A difference is claimed only when its 95% interval excludes zero (:func:`lstmgan.utils.stats.verdict`);
+a point estimate without an interval yields "not resolved". Intervals come from where they are
+computed for the unit that is independent (test videos; seeds too when a study has several):
+
+- LSTM vs baseline: the generate stage's own paired intervals when ``generate.json`` carries them
+  (``lstm_vs_none.<metric>`` with ``low``/``high``), else a paired bootstrap over the test videos of
+  ``per_video.csv`` (:func:`lstmgan.utils.stats.paired_difference`, one seed);
+- detectors: ``detect_intervals.csv`` (per run) and ``detect_pairwise.csv`` (paired differences)
+  written by the detector comparison; without them every detector comparison is "not resolved";
+- discriminator accuracy over training: the logged points of ``disc/acc_fake.tsv`` (each the mean of
+  one logging window) resampled as units, stated as such.
+
+Thesis values are compared the same way: the thesis's figure "agrees" when it lies inside our 95%
+interval, "ours lower"/"ours higher" when the interval excludes it, "not resolved" without one.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from lstmgan.report.gather import ReportData, not_available, num
+from lstmgan.utils.stats import Interval, bootstrap_mean, bootstrap_statistic, paired_difference, verdict
+
+RULE = ("A difference is claimed only when its 95% interval excludes zero (`lstmgan.utils.stats.verdict`); "
+        "a point estimate without an interval yields \"not resolved\". A thesis figure \"agrees\" when it lies "
+        "inside our 95% interval and is \"ours lower\" / \"ours higher\" when the interval excludes it.")
+NOT_RESOLVED = "not resolved"
+
+# Units and direction of the generation metrics (lstmgan.generate.evaluate).
+GENERATION_UNITS = {
+    "l1": "mean absolute error, intensity in [0, 1]",
+    "psnr": "dB",
+    "ssim": "unitless, 1 = identical",
+    "akd": "pixels",
+    "aed": "squared distance of unit identity embeddings",
+    "flicker": "intensity in [0, 1] per frame step",
+    "warp_error": "intensity in [0, 1]",
+    "identity_aed": "squared embedding distance to the source identity",
+    "driver_aed": "squared embedding distance to the driver (higher = less identity leak)",
+    "motion_error": "pixels",
+}
+RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error")
+TEMPORAL_METRICS = ("flicker", "warp_error")
+HIGHER_IS_BETTER = {"psnr", "ssim", "driver_aed", "accuracy", "balanced_accuracy", "ap", "auc"}
+
+# The thesis's detection claims (M.Sc. thesis "Deep Fakes Generation Using LSTM based Generative
+# Adversarial Networks"): (claim, thesis value shown, model, variants, metric, value).
+THESIS_VALUES = (
+    ("VGG19 AP 0.95", "0.95", "vgg19", ("base",), "ap", 0.95),
+    ("DenseNet accuracy 0.94 (augmented and grayscale data)", "0.94", "densenet121", ("augmented", "grayscale"),
+     "accuracy", 0.94),
+    ("DenseNet AP 0.99 (augmented and grayscale data)", "0.99", "densenet121", ("augmented", "grayscale"), "ap", 0.99),
+    ("custom CNN accuracy 0.89", "0.89", "custom_cnn", ("base",), "accuracy", 0.89),
+)
+THESIS_AUGMENTATION = (0.05, 0.22)  # augmentation lowers DenseNet and custom CNN accuracy by 5-22%
+MODEL_NAMES = {"vgg19": "VGG19", "densenet121": "DenseNet121", "custom_cnn": "custom CNN", "resnet18": "ResNet18"}
+
+
+# --------------------------------------------------------------------------------------------
+# Intervals
+# --------------------------------------------------------------------------------------------
+def iv_text(iv: Interval | None, digits: int = 3, signed: bool = False) -> str:
+    """``0.912 [0.850, 0.960]``; the estimate alone (``(no interval)``) when there is none."""
+    if iv is None or not math.isfinite(iv.estimate):
+        return "n/a"
+    f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+        return f.format(iv.estimate) + " (no interval)"
+    return f"{f.format(iv.estimate)} [{f.format(iv.low)}, {f.format(iv.high)}]"
+
+
+def interval_from(d: Any) -> Interval | None:
+    """An Interval from a stage's dict (``estimate``/``difference``/``mean_diff``/``mean`` + ``low``/``high``)."""
+    if not isinstance(d, dict):
+        return None
+    est = next((num(d[k]) for k in ("estimate", "difference", "mean_diff", "mean") if k in d), math.nan)
+    low, high = num(d.get("low")), num(d.get("high"))
+    if not (math.isfinite(est) and math.isfinite(low) and math.isfinite(high)):
+        return None
+    return Interval(est, low, high, num(d.get("level")) if math.isfinite(num(d.get("level"))) else 0.95,
+                    int(num(d.get("n"))) if math.isfinite(num(d.get("n"))) else 0)
+
+
+def point(value: float) -> Interval:
+    """A point estimate without an interval (its verdict is always "not resolved")."""
+    return Interval(float(value), math.nan, math.nan)
+
+
+def decide(iv: Interval | None, higher_is_better: bool) -> str:
+    """The one rule: better / worse when the 95% interval of (A - B) excludes 0, else not resolved."""
+    return NOT_RESOLVED if iv is None else verdict(iv, higher_is_better)
+
+
+def value_verdict(iv: Interval | None, value: float) -> str:
+    """A thesis figure against our interval: agrees / ours lower / ours higher / not resolved."""
+    if iv is None or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+        return NOT_RESOLVED
+    if iv.low <= value <= iv.high:
+        return "agrees"
+    return "ours higher" if iv.low > value else "ours lower"
+
+
+def _negate(iv: Interval) -> Interval:
+    return Interval(-iv.estimate, -iv.high, -iv.low, iv.level, iv.n)
+
+
+# --------------------------------------------------------------------------------------------
+# Generation: LSTM vs the first-order-motion baseline
+# --------------------------------------------------------------------------------------------
+def _per_video(data: ReportData, method: str) -> dict[str, dict[str, Any]]:
+    return {str(r.get("video_id")): r for r in data.per_video if r.get("method") == method}
+
+
+def method_intervals(data: ReportData, metrics: Sequence[str] = RECON_METRICS) -> dict[str, dict[str, Interval]]:
+    """Per method and metric: the mean over test videos with a bootstrap interval (per_video.csv);
+    the stage's point value without an interval when there is no per-video table."""
+    out: dict[str, dict[str, Interval]] = {}
+    methods = [m for m, v in data.generation.items() if isinstance(v, dict) and "l1" in v]
+    for method in methods:
+        rows = _per_video(data, method)
+        found: dict[str, Interval] = {}
+        for metric in metrics:
+            values = [num(r.get(metric)) for r in rows.values()]
+            if any(math.isfinite(v) for v in values):
+                found[metric] = bootstrap_mean(values, seed=data.params.seed)
+            elif math.isfinite(num(data.generation[method].get(metric))):
+                found[metric] = point(num(data.generation[method].get(metric)))
+        if found:  # the driving video has no reconstruction metrics (it is the ground truth)
+            out[method] = found
+    return out
+
+
+def paired_intervals(data: ReportData, a: str = "lstm", b: str = "none",
+                     metrics: Sequence[str] = RECON_METRICS) -> dict[str, tuple[Interval, str]]:
+    """``{metric: (interval of a - b, where it comes from)}`` for the methods' paired difference."""
+    out: dict[str, tuple[Interval, str]] = {}
+    stage = data.generation.get(f"{a}_vs_{b}") or {}
+    ra, rb = _per_video(data, a), _per_video(data, b)
+    common = [v for v in ra if v in rb]
+    for metric in metrics:
+        iv = interval_from(stage.get(metric)) if isinstance(stage, dict) else None
+        if iv is not None:
+            out[metric] = (iv, "the generate stage's paired interval")
+            continue
+        x = np.array([num(ra[v].get(metric)) for v in common])
+        y = np.array([num(rb[v].get(metric)) for v in common])
+        keep = np.isfinite(x) & np.isfinite(y)
+        if keep.sum() >= 2:
+            out[metric] = (paired_difference(x[keep], y[keep], seed=data.params.seed),
+                           f"paired bootstrap over {int(keep.sum())} test videos, one seed")
+        else:
+            pa, pb = (num((data.generation.get(m) or {}).get(metric)) for m in (a, b))
+            if math.isfinite(pa) and math.isfinite(pb):
+                out[metric] = (point(pa - pb), "point estimates only")
+    return out
+
+
+def discuss_ablation(data: ReportData) -> list[str]:
+    """LSTM vs baseline (and vs copying the source) on every metric, verdict by the rule."""
+    gen = data.generation
+    if not (isinstance(gen.get("lstm"), dict) and isinstance(gen.get("none"), dict)):
+        return ["The LSTM-vs-baseline comparison needs both methods in the generation metrics: "
+                + not_available("generate") + "."]
+    out, groups = [], {"better": [], "worse": [], NOT_RESOLVED: []}
+    diffs = paired_intervals(data)
+    for metric, (iv, source) in diffs.items():
+        v = decide(iv, metric in HIGHER_IS_BETTER)
+        groups[v].append(metric)
+        if metric in TEMPORAL_METRICS + ("l1",):
+            said = (f"the LSTM model is {v} than the baseline" if v != NOT_RESOLVED
+                    else "the difference is not resolved")
+            out.append(f"{metric} (lstm - none): {iv_text(iv, 5, signed=True)} ({source}); {said}.")
+    out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {', '.join(groups['better']) or 'none'}; "
+               f"worse on {', '.join(groups['worse']) or 'none'}; not resolved on "
+               f"{', '.join(groups[NOT_RESOLVED]) or 'none'}.")
+    if isinstance(gen.get("copy-source"), dict):
+        for method in ("lstm", "none"):
+            for metric in TEMPORAL_METRICS:
+                iv, source = paired_intervals(data, method, "copy-source", (metric,)).get(metric, (None, ""))
+                if iv is None:
+                    continue
+                v = decide(iv, False)
+                said = {"better": "flickers less than", "worse": "flickers more than"}.get(v) \
+                    if metric == "flicker" else {"better": "has less warping error than",
+                                                 "worse": "has more warping error than"}.get(v)
+                out.append(f"{method} vs copying the source frame on {metric}: {iv_text(iv, 5, signed=True)}; "
+                           + (f"{method} {said} a still image." if said else "not resolved."))
+    return out
+
+
+def discuss_gan(data: ReportData) -> list[str]:
+    """Validation L1 against the copy-the-source goal, for each trained model (point estimates)."""
+    target = data.params.report.l1_target_ratio
+    out = []
+    for temporal, m in data.train.items():
+        l1, copy, ratio = num(m.get("val_l1")), num(m.get("copy_l1")), num(m.get("ratio"))
+        if not math.isfinite(ratio):
+            out.append(f"GAN `{temporal}`: the validation L1 ratio is not available.")
+            continue
+        side = "at or below" if ratio <= target else "above"
+        out.append(f"GAN `{temporal}` after {m.get('steps', 'n/a')} steps: validation L1 {l1:.4f} against {copy:.4f} "
+                   f"for copying the source frame, ratio {ratio:.3f}, {side} the {target:g}x goal (a point "
+                   "estimate on the fixed validation clips; the train stage records no interval).")
+    return out or [f"No GAN was trained yet; {not_available('train@lstm')}."]
+
+
+def disc_trend(series: Sequence[tuple[int, float]], seed: int = 0) -> tuple[Interval, Interval] | None:
+    """(early D accuracy on generated frames, late - early), each with a 95% interval.
+
+    Early = the first quarter of the logged points, late = the last quarter; each logged point (the
+    mean over one logging window) is one resampled unit. None with fewer than 8 points.
+    """
+    values = np.array([v for _, v in series], dtype=float)
+    n = values.size
+    if n < 8:
+        return None
+    q = n // 4
+    pool = np.concatenate([values[:q], values[-q:]])
+    late = np.r_[np.zeros(q, bool), np.ones(q, bool)]
+
+    def diff(idx: np.ndarray) -> float:
+        a, b = pool[idx][late[idx]], pool[idx][~late[idx]]
+        return float(a.mean() - b.mean()) if a.size and b.size else math.nan
+
+    return bootstrap_mean(values[:q], seed=seed), bootstrap_statistic(diff, np.arange(pool.size), seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Detectors
+# --------------------------------------------------------------------------------------------
+def _run_of(row: dict[str, Any]) -> str:
+    return str(row.get("stage") or f"{row.get('model')}-{row.get('variant')}")
+
+
+def detector_interval(data: ReportData, run: str, metric: str, level: str = "frame") -> Interval | None:
+    """A run's metric with its 95% interval from detect_intervals.csv; None when absent."""
+    for r in data.detect_intervals:
+        if _run_of(r) == run and r.get("level", "frame") == level:
+            est, low, high = num(r.get(metric)), num(r.get(f"{metric}_low")), num(r.get(f"{metric}_high"))
+            if math.isfinite(est) and math.isfinite(low) and math.isfinite(high):
+                return Interval(est, low, high, 0.95, int(num(r.get("n_videos"))) if math.isfinite(
+                    num(r.get("n_videos"))) else 0)
+    return None
+
+
+def detector_value(data: ReportData, run: str, metric: str) -> Interval | None:
+    """The interval when there is one, else the metrics.json point estimate, else None."""
+    iv = detector_interval(data, run, metric)
+    if iv is not None:
+        return iv
+    row = next((r for r in data.detectors if r["run"] == run), None)
+    value = num(row.get(f"frame_{metric}")) if row else math.nan
+    return point(value) if math.isfinite(value) else None
+
+
+def pair(data: ReportData, a: str, b: str, metric: str, level: str = "frame") -> Interval | None:
+    """Interval of run a - run b on ``metric`` from detect_pairwise.csv (either order); None when absent."""
+    for r in data.detect_pairwise:
+        if r.get("metric") != metric or r.get("level", "frame") != level:
+            continue
+        iv = Interval(num(r.get("difference")), num(r.get("low")), num(r.get("high")))
+        if not all(math.isfinite(x) for x in (iv.estimate, iv.low, iv.high)):
+            continue
+        if (r.get("a"), r.get("b")) == (a, b):
+            return iv
+        if (r.get("a"), r.get("b")) == (b, a):
+            return _negate(iv)
+    return None
+
+
+def one_class_runs(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Runs that predict one class for every test frame (from predictions.csv; else balanced accuracy 0.5)."""
+    out = []
+    for r in rows:
+        frac = r.get("predicted_fake")
+        if frac is not None:
+            if frac in (0.0, 1.0):
+                out.append(r["run"])
+        elif num(r.get("frame_balanced_accuracy")) == 0.5:
+            out.append(r["run"])
+    return out
+
+
+def discuss_detectors(data: ReportData) -> list[str]:
+    """Detection sentences: chance, one-class runs, the leader, compression, transfer, weights."""
+    rows = [r for r in data.detectors if math.isfinite(r["frame_auc"])]
+    if not rows:
+        return ["No detector has test results yet; " + not_available("detect@<model>-<variant>") + "."]
+    out = []
+    single = one_class_runs(rows)
+    if single:
+        out.append(f"{len(single)} of {len(rows)} detectors predict one class for every test frame (their accuracy "
+                   f"is the share of that class, 0.500 on a balanced test split): {', '.join(single)}. Their AUC "
+                   "still ranks the scores, their accuracy says nothing.")
+    ivs = {r["run"]: detector_interval(data, r["run"], "auc") for r in rows}
+    if any(iv is not None for iv in ivs.values()):
+        above = [run for run, iv in ivs.items() if iv is not None and iv.low > 0.5]
+        out.append(f"Frame AUC resolved above chance (95% interval above 0.5): {', '.join(above) or 'no run'}; "
+                   f"not resolved above chance: {', '.join(r for r in ivs if r not in above) or 'no run'}.")
+    else:
+        out.append("No detector interval is available in this run (reports/tables/detect_intervals.csv absent), "
+                   "so whether any detector is above chance is not resolved.")
+    best = max(rows, key=lambda r: r["frame_auc"])
+    others = [r["run"] for r in rows if r["run"] != best["run"]]
+    diffs = {o: pair(data, best["run"], o, "auc") for o in others}
+    head = f"Highest frame AUC: {best['run']} ({iv_text(detector_value(data, best['run'], 'auc'))})"
+    if others and any(d is not None for d in diffs.values()):
+        beaten = [o for o, d in diffs.items() if decide(d, True) == "better"]
+        open_ = [o for o in others if o not in beaten]
+        out.append(f"{head}; resolved better than {len(beaten)} of {len(others)} other runs"
+                   + (f"; not resolved against {', '.join(open_)}." if open_ else ", so it leads."))
+    elif others:
+        out.append(f"{head}; whether it leads is not resolved (no paired intervals: "
+                   "reports/tables/detect_pairwise.csv absent).")
+    else:
+        out.append(f"{head}; the only run with results.")
+    comps = [c for c in ("raw", "c23", "c40") if any(math.isfinite(r[f"auc_{c}"]) for r in rows)]
+    paired = [r for r in rows if all(math.isfinite(r[f"auc_{c}"]) for c in comps)]
+    if len(comps) > 1 and paired:
+        means = {c: sum(r[f"auc_{c}"] for r in paired) / len(paired) for c in comps}
+        out.append(f"Trained on {comps[0]}, mean frame AUC over {len(paired)} runs per test compression: "
+                   + ", ".join(f"{c} {means[c]:.3f}" for c in comps)
+                   + "; point estimates without intervals, so the effect of compression is not resolved.")
+    same, other = [], []
+    for r in rows:
+        for trained, tested in (r.get("cross_method_auc") or {}).items():
+            if trained == "all" or not isinstance(tested, dict):
+                continue
+            for m, v in tested.items():
+                if math.isfinite(num(v)):
+                    (same if m == trained else other).append(num(v))
+    if same and other:
+        out.append(f"Trained on one generator's fakes: mean AUC {sum(same) / len(same):.3f} on the same generator "
+                   f"and {sum(other) / len(other):.3f} on the other; point estimates without intervals, so "
+                   "transfer across generators is not resolved.")
+    scratch = sorted({r["model"] for r in rows if r["weights"] == "scratch"})
+    if scratch:
+        out.append(f"{', '.join(scratch)} trained from scratch (no ImageNet weights in the torch hub cache): the "
+                   "thesis's pretrained detectors are not reproduced for them.")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The thesis against this run
+# --------------------------------------------------------------------------------------------
+def thesis_rows(data: ReportData) -> list[dict[str, str]]:
+    """One row per thesis claim: claim, thesis value, our value, verdict (by :data:`RULE`), basis."""
+    runs = {r["run"] for r in data.detectors}
+    rows: list[dict[str, str]] = []
+    how = {r["run"]: ", ".join(x for x in (r.get("architecture"), r.get("weights")) if x) for r in data.detectors}
+
+    def add(claim: str, thesis: str, ours: str, v: str, basis: str) -> None:
+        rows.append({"claim": claim, "thesis": thesis, "ours": ours, "verdict": v, "basis": basis})
+
+    # Detection: VGG19 has the highest accuracy (on base data, against the other base runs)
+    vgg = "vgg19-base"
+    if vgg in runs:
+        others = sorted(r for r in runs if r.endswith("-base") and r != vgg)
+        diffs = {o: pair(data, vgg, o, "accuracy") for o in others}
+        verdicts = {o: decide(d, True) for o, d in diffs.items()}
+        if others and all(v == "better" for v in verdicts.values()):
+            v = "agrees"
+        elif any(v == "worse" for v in verdicts.values()):
+            v = "disagrees"
+        else:
+            v = NOT_RESOLVED
+        known = [f"{o} {iv_text(d, signed=True)}" for o, d in diffs.items() if d is not None]
+        ours = (f"accuracy {iv_text(detector_value(data, vgg, 'accuracy'))}; vgg19 - other: "
+                + ("; ".join(known) if known else "no paired intervals"))
+        add("VGG19 has the highest accuracy", "highest of the detectors", ours, v,
+            "paired accuracy differences against every other base run")
+    else:
+        add("VGG19 has the highest accuracy", "highest of the detectors", not_available("detect@vgg19-base"),
+            "not available", "")
+    for claim, shown, model, variants, metric, value in THESIS_VALUES:
+        for variant in variants:
+            run = f"{model}-{variant}"
+            iv = detector_value(data, run, metric) if run in runs else None
+            label = claim if len(variants) == 1 else f"{claim}: {variant}"
+            if iv is None:
+                add(label, shown, not_available(f"detect@{run}"), "not available", "")
+            else:
+                add(label, shown, f"{run} {metric} {iv_text(iv)}" + (f" ({how[run]})" if how.get(run) else ""),
+                    value_verdict(iv, value),
+                    "frame level, test split, 95% interval over test videos")
+    low, high = THESIS_AUGMENTATION
+    for model in ("densenet121", "custom_cnn"):
+        base, aug = f"{model}-base", f"{model}-augmented"
+        claim = f"augmentation lowers {MODEL_NAMES[model]} accuracy by {low * 100:.0f}-{high:.0%}"
+        if not {base, aug} <= runs:
+            add(claim, f"-{low:.0%} to -{high:.0%}", not_available(f"detect@{aug}"), "not available", "")
+            continue
+        d = pair(data, aug, base, "accuracy")
+        b = detector_value(data, base, "accuracy")
+        a = detector_value(data, aug, "accuracy")
+        if d is None and a is not None and b is not None:
+            d = point(a.estimate - b.estimate)
+        rel = d.estimate / b.estimate if d is not None and b is not None and b.estimate else math.nan
+        v = decide(d, True)
+        if v == "worse":
+            v = "agrees" if -high <= rel <= -low else "agrees in direction"
+        elif v == "better":
+            v = "disagrees"
+        add(claim, f"-{low:.0%} to -{high:.0%}",
+            f"augmented - base accuracy {iv_text(d, signed=True)} ({rel:+.0%} of base)" if d is not None else "n/a",
+            v, "paired over the same test videos")
+    # Generation: the LSTM makes the videos more temporally coherent
+    diffs = paired_intervals(data, metrics=TEMPORAL_METRICS)
+    if diffs:
+        verdicts = {m: decide(iv, False) for m, (iv, _) in diffs.items()}
+        if any(x == "better" for x in verdicts.values()) and not any(x == "worse" for x in verdicts.values()):
+            v = "agrees"
+        elif any(x == "worse" for x in verdicts.values()) and not any(x == "better" for x in verdicts.values()):
+            v = "disagrees"
+        elif all(x == NOT_RESOLVED for x in verdicts.values()):
+            v = NOT_RESOLVED
+        else:
+            v = "mixed"
+        ours = "; ".join(f"{m} lstm - none {iv_text(iv, 5, signed=True)}" for m, (iv, _) in diffs.items())
+        add("The LSTM makes the generated videos more temporally coherent", "yes (qualitative)", ours, v,
+            "; ".join(dict.fromkeys(src for _, src in diffs.values())) + "; lower is better")
+    else:
+        add("The LSTM makes the generated videos more temporally coherent", "yes (qualitative)",
+            not_available("generate"), "not available", "")
+    # Generation: the discriminator's accuracy falls as the generator improves
+    series = (data.train.get("lstm") or {}).get("disc_acc", {}).get("fake", [])
+    trend = disc_trend(series, data.params.seed)
+    claim = "The discriminator's accuracy falls as the generator improves"
+    if trend is None:
+        add(claim, "yes (training figure)", not_available("train@lstm") if not series else
+            f"{len(series)} logged points (fewer than 8)", "not available" if not series else NOT_RESOLVED, "")
+    else:
+        early, change = trend
+        above = early.low > 0.5
+        change_v = decide(change, True)
+        v = ("agrees" if above and change_v == "worse" else
+             "disagrees" if above and change_v == "better" else NOT_RESOLVED)
+        add(claim, "yes (training figure)",
+            f"lstm D accuracy on generated frames: first quarter {iv_text(early)}, last - first quarter "
+            f"{iv_text(change, signed=True)}" + ("" if above else "; early accuracy not resolved above chance (0.5)"),
+            v, "logged points of disc/acc_fake.tsv as units (serially correlated, so the interval is optimistic)")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Known defects and limits
+# --------------------------------------------------------------------------------------------
+def known_defects(data: ReportData) -> list[str]:
+    """Defects of the models that the figures show, stated with what this run measured of them."""
+    out = []
+    for temporal, m in data.train.items():
+        spread = num(m.get("keypoint_spread"))
+        if math.isfinite(spread):
+            out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`): {spread:.3f}.")
+    out.append("Keypoint collapse: in the default run reviewed for issue 13 the 10 learned keypoints sat bunched "
+               "between the eyes and the nose instead of spreading over the face (the keypoints figures of this run, where the train stages drew them, are below). "
+               + ("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json), "
+                  "so check the figure of this run." if not any(math.isfinite(num(m.get("keypoint_spread")))
+                                                                 for m in data.train.values()) else ""))
+    single = one_class_runs([r for r in data.detectors if math.isfinite(r["frame_auc"])])
+    if single:
+        out.append(f"One-class detectors: {', '.join(single)} (see section 4).")
+    for temporal, m in data.train.items():
+        terms = m.get("loss_terms") or {}
+        locked = (data.locked.get(f"train@{temporal}") or {}).get("gan.loss")
+        weight = num(locked.get("perceptual")) if isinstance(locked, dict) else data.params.gan.loss.perceptual
+        if terms and "perceptual" not in terms and weight:
+            out.append(f"`{temporal}`: the perceptual (VGG19) loss is configured ({weight:g}) but did not run (no "
+                       "gen/perceptual curve in its training log): its ImageNet weights were not in the torch hub "
+                       "cache.")
+    return out
+
+
+def caveats(data: ReportData) -> list[str]:
+    """What this run's numbers cannot show, from its own settings."""
+    p, out = data.params, []
+    d = p.data
+    if d.source == "synth":
+        out.append(f"The faces are the embedded procedural talking faces ({d.identities} identities, {d.size}x{d.size} "
+                   f"px, {d.frames} frames per video), not FaceForensics++ or VoxCeleb: nothing here measures "
+                   "performance on real faces.")
+    steps = sorted({m.get("steps") for m in data.train.values() if m.get("steps") is not None})
+    if steps:
+        out.append(f"The GANs trained {'/'.join(str(s) for s in steps)} steps and the detectors a few epochs "
+                   "(section 4): the numbers say how the methods compare at this budget, not converged quality.")
+    seeds = {str(r.get("seed")) for r in data.per_video if r.get("seed") is not None}
+    out.append(f"Training seeds in this pipeline: {max(len(seeds), 1)} (seed {p.seed}); intervals cover test videos, "
+               "not seed-to-seed spread" + (", except the multi-seed study's table." if data.ablation_study else "."))
+    return out

@@ -39,7 +39,7 @@ def _tiny_params() -> dict:
     p["gan"]["loss"]["perceptual"] = 0.0
     p["gan"]["train"].update(steps=4, batch_size=2, clip_len=3, warmup_steps=1)
     p["gan"]["run"].update(checkpoint_every=4, log_every=1, val_every=2, val_batches=1)
-    p["generate"].update(methods=["lstm"], eval_videos=2, cross_pairs=1, evalnet_steps=20, evalnet_batch=8,
+    p["generate"].update(methods=["lstm"], eval_videos=2, cross_pairs=1, evalnet_steps=20, evalnet_batch=8, export_source="store",
                          evalnet_threads=1, threads=1)
     p["detect"].update(models=["custom_cnn"], variants=["base"], epochs=1, max_train_frames=0, max_eval_frames=0,
                        max_test_frames=0, batch_size=16, hidden=16, cross_method=False, grid_images=4, threads=1,

@@ -108,14 +108,10 @@ def test_the_study_stages_depend_on_every_module_they_run() -> None:
     """The rule of tests/test_pipeline_deps.py, applied to the study's own dvc.yaml."""
     import yaml
 
-    from test_pipeline_deps import _closure, _entry_modules
+    from test_pipeline_deps import uncovered_modules
 
     stages = yaml.safe_load((ROOT / "studies" / "ablation" / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         assert stage.get("wdir") == "../..", f"study stage {name} must run from the repository root"
-        entries = _entry_modules(stage["cmd"])
-        assert entries, f"study stage {name}: cannot tell what code its cmd runs"
-        deps = [ROOT / str(d) for d in stage.get("deps", [])]
-        missing = sorted(str(f.relative_to(ROOT)) for f in _closure(entries)
-                         if not any(f == d or d in f.parents for d in deps))
+        missing = uncovered_modules(name, stage)
         assert not missing, f"study stage {name!r} runs these modules but does not depend on them: {missing}"

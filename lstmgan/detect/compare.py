@@ -300,6 +300,18 @@ def _value_verdict(iv: Interval | None, value: float) -> str:
     return "ours higher" if iv.low > value else "ours lower"
 
 
+def _paired(pairwise: Any, a: str, b: str) -> tuple[float, float, float] | None:
+    """(a - b, low, high) from a pairwise table that holds the pair in either order; None if absent."""
+    r = pairwise[((pairwise.a == a) & (pairwise.b == b)) | ((pairwise.a == b) & (pairwise.b == a))]
+    if r.empty:
+        return None
+    r = r.iloc[0]
+    sign = 1.0 if r.a == a else -1.0
+    lo, hi = sorted((sign * r.low, sign * r.high))
+    return sign * r.difference, lo, hi
+
+
+
 def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]], n_boot: int = 1000, seed: int = 0):
     """One row per claim of the thesis's detection chapter: its figure, ours (frame level, test,
     95% interval), the verdict and why (from the intervals and what differs in our set-up)."""
@@ -361,12 +373,10 @@ def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]]
         base, aug = stage(model, "base"), stage(model, "augmented")
         if not (base and aug):
             continue
-        r = sub[((sub.a == aug) & (sub.b == base)) | ((sub.a == base) & (sub.b == aug))]
-        if r.empty:
+        found = _paired(sub, aug, base)
+        if found is None:
             continue
-        r = r.iloc[0]
-        sign = 1.0 if r.a == aug else -1.0
-        d, lo, hi = sign * r.difference, *sorted((sign * r.low, sign * r.high))
+        d, lo, hi = found
         base_acc = intervals[(base, "frame", "accuracy")].estimate
         rel = [100 * x / base_acc for x in (d, lo, hi)] if base_acc else [float("nan")] * 3
         if hi < 0:
@@ -386,12 +396,10 @@ def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]]
         if not name.endswith("-faceid"):
             continue
         scratch = name[: -len("-faceid")] + "-scratch"
-        r = sub[((sub.a == name) & (sub.b == scratch)) | ((sub.a == scratch) & (sub.b == name))]
-        if r.empty:
+        found = _paired(sub, name, scratch)
+        if found is None:
             continue
-        r = r.iloc[0]
-        sign = 1.0 if r.a == name else -1.0
-        d, lo, hi = sign * r.difference, *sorted((sign * r.low, sign * r.high))
+        d, lo, hi = found
         v = "pretraining helps" if lo > 0 else "pretraining hurts" if hi < 0 else "not resolved"
         model = stages[name]["metrics"]["model"]
         rows.append({"claim": f"pretraining puts {THESIS_MODELS.get(model, model)} ahead", "thesis": "ImageNet pretraining explains VGG19's lead",

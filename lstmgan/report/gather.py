@@ -39,7 +39,6 @@ TRAIN_FIGURES = "reports/figures/train/{temporal}"  # notebooks/02_train_gan.ipy
 TRAIN_METRICS = "reports/metrics/train-{temporal}.json"  # lstmgan.gan.train defaults
 TRAIN_LOG = "reports/train/{temporal}"  # the dvclive folder of lstmgan.gan.train
 DVC_LOCK = Path("dvc.lock")
-IMAGE_SUFFIXES = (".png", ".gif", ".svg", ".jpg", ".jpeg")
 LEVEL_METRICS = ("accuracy", "balanced_accuracy", "ap", "auc", "eer")
 
 
@@ -162,10 +161,6 @@ def read_lock(path: Path = DVC_LOCK) -> dict[str, dict[str, Any]]:
                 merged.update(values)
         out[str(name)] = merged
     return out
-
-
-def figures_in(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,12 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import time
-    from pathlib import Path
 
     from lstmgan.utils.device import resolve_device, set_cpu_threads
     from lstmgan.media.store import open_store
-    from lstmgan.generate.evalnets import build_evalnets, evalnets_metrics
-    from lstmgan.utils.io import atomic_write_json
+    from lstmgan.generate.evalnets import build_evalnets, evalnets_metrics, evalnets_timing
+    from lstmgan.utils.io import write_metrics
     from lstmgan.utils.seed import seed_everything
 
     started = time.perf_counter()
@@ -46,12 +45,10 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(params.data.out)
     nets = build_evalnets(store, params, resolve_device(args.device or g.device), reuse=not args.force)
     metrics = evalnets_metrics(nets.report)
-    atomic_write_json(g.evalnet_metrics, metrics)
     # the stage's wall time for the report, beside the metrics but not one of them (it differs run to
     # run, and in the weights' folder it would change what the generate stage depends on)
-    metrics_path = Path(g.evalnet_metrics)
-    atomic_write_json(metrics_path.with_name(f"{metrics_path.stem}_time.json"),
-                      {"stage_seconds": round(time.perf_counter() - started, 1)})
+    write_metrics(g.evalnet_metrics, metrics,
+                  {**evalnets_timing(nets.report), "stage_seconds": round(time.perf_counter() - started, 1)})
     print(json.dumps(metrics, indent=2))
     print(f"weights: {g.evalnets_out}; metrics: {g.evalnet_metrics}")
     return 0

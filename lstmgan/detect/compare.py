@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from lstmgan.utils.io import atomic_write_text
+from lstmgan.utils.io import atomic_write_text, read_metrics
 from lstmgan.utils.stats import Interval, bootstrap_statistic, verdict
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def load_stages(reports_dir: str | Path) -> dict[str, dict[str, Any]]:
 
     stages = {}
     for path in sorted(Path(reports_dir).glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
+        metrics = read_metrics(path)
         preds = path.parent / "predictions.csv"
         if not preds.is_file():
             log.warning("%s: no predictions.csv; skipped", path.parent)

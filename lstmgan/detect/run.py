@@ -3,7 +3,8 @@
 Outputs (``<detect.out>/<model>-<variant>/``, replaced as a whole when complete):
 
 - ``metrics.json``: test metrics (frame and video level) on the training compression, per
-  compression, the cross-method matrix, parameter count, training time, images/s, weights used;
+  compression, the cross-method matrix, parameter count, weights used;
+- ``metrics_time.json``: training time and images/s (apart: they differ run to run);
 - ``records.tsv``: the per-epoch records (for ``dvc plots show``);
 - ``predictions.csv``: every test frame's fake probability;
 - ``generalisation_compression.csv/json``, ``generalisation_method.csv/json``;
@@ -30,7 +31,7 @@ from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict
 from lstmgan.utils.device import cpu_threads, resolve_device
 from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
-from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text
+from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text, read_metrics, write_metrics
 from lstmgan.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -181,10 +182,6 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
         "select_on": cfg.select_on,
         "train_frames": result.extra["n_train"], "val_frames": result.extra["n_val"],
         "test_frames": int(len(main_frames)),
-        "train_time_s": round(result.train_time_s, 3),
-        "train_images_per_s": round(result.train_images_per_s, 2),
-        "eval_images_per_s": round(eval_images / eval_time, 2) if eval_time > 0 else float("nan"),
-        "stage_time_s": round(total_time, 2),
         "train_compression": cfg.train_compression,
         "frame": main["frame"], "video": main["video"],
         **_flat({"frame": main["frame"], "video": main["video"]}),
@@ -192,6 +189,10 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
         "cross_method_auc": method_rows,
         "best_record": next(r for r in result.records if r["epoch"] == result.best_epoch),
     }
+    timing = {"train_time_s": round(result.train_time_s, 3),  # metrics_time.json: not compared by dvc
+              "train_images_per_s": round(result.train_images_per_s, 2),
+              "eval_images_per_s": round(eval_images / eval_time, 2) if eval_time > 0 else float("nan"),
+              "stage_time_s": round(total_time, 2)}
 
     atomic_torch_save({"model": model_name, "variant": variant, "state_dict": result.best_state,
                        "image_size": cfg.image_size, "hidden": cfg.hidden, "dropout": cfg.dropout,
@@ -208,7 +209,7 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
             atomic_write_json(tmp / f"{stem}.json", {"metric": "auc", "rows": matrix.index.tolist(),
                                                      "columns": matrix.columns.tolist(),
                                                      "values": matrix.to_numpy().tolist()})
-        atomic_write_json(tmp / "metrics.json", _json_safe(metrics))
+        write_metrics(tmp / "metrics.json", _json_safe(metrics), _json_safe(timing))
         fig_dir = tmp / "figures"
         fig_dir.mkdir()
         title = f"{name} ({metrics['weights']})"
@@ -233,7 +234,7 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
     log.info("%s: test %s frame acc %.3f AUC %.3f EER %.3f, video AUC %.3f (%s, %.0f s)", name,
              cfg.train_compression, main["frame"]["accuracy"], main["frame"]["auc"], main["frame"]["eer"],
              main["video"]["auc"], metrics["weights"], total_time)
-    return metrics
+    return {**metrics, **timing}
 
 
 def _method_auc(frames, method: str) -> float:
@@ -278,13 +279,11 @@ def comparison_table(reports_dir: str | Path = "reports/detect", tables_dir: str
     images/s and whether ImageNet weights were used. Written as ``detect_comparison.csv`` and
     ``detect_comparison.md`` under ``tables_dir`` (unless None). Returns the DataFrame.
     """
-    import json
-
     import pandas as pd
 
     rows = []
     for path in sorted(Path(reports_dir).glob("*/metrics.json")):
-        m = json.loads(path.read_text())
+        m = read_metrics(path)
         frame = m.get("frame", {})
         rows.append({
             "model": m["model"], "variant": m["variant"], "weights": m["weights"],

@@ -45,7 +45,7 @@ from lstmgan.gan.checkpoint import RunState, resume as resume_run, save_checkpoi
 from lstmgan.gan.distributed import host_values, setup_distributed, wrap
 from lstmgan.gan.metrics_log import MetricLog, StepWindow
 from lstmgan.gan.validate import discriminator_probe, validate
-from lstmgan.utils.io import atomic_write_json
+from lstmgan.utils.io import write_metrics
 from lstmgan.utils.progress import progress as progress_bar, summary_steps
 from lstmgan.utils.seed import seed_everything
 
@@ -324,12 +324,13 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
         wall = time.perf_counter() - started
         result = {"temporal": gan.temporal, "steps": state.step, "image_size": image_size,
                   "val_l1": state.last_val["l1"], "copy_l1": state.last_val["copy_l1"],
-                  "ratio": state.last_val["ratio"], "wall_seconds": wall,
-                  "total_wall_seconds": state.wall_before + wall, "frames_per_second": window.total_fps,
-                  "processes": world, "device": device.type,
+                  "ratio": state.last_val["ratio"], "processes": world, "device": device.type,
                   "probe": state.last_probe, "probe_history": state.probe_history,
                   "checkpoint": str(state.last_checkpoint) if state.last_checkpoint else None}
-        atomic_write_json(metrics_path, result)
+        timing = {"wall_seconds": wall, "total_wall_seconds": state.wall_before + wall,
+                  "frames_per_second": window.total_fps}
+        write_metrics(metrics_path, result, timing)  # timings beside, not in, the metrics
+        result.update(timing)
         log.info("done: %d steps, val L1 %.4f vs copy %.4f (ratio %.3f), %.0f s", state.step,
                  result["val_l1"], result["copy_l1"], result["ratio"], wall)
     if world > 1:

@@ -6,17 +6,19 @@ by stage (documented in docs/architecture.md, "What the report reads"):
 - every stage's wall time: ``<report.notebooks>/*.ipynb`` papermill metadata (``duration``); the
   ``evalnets`` stage runs the CLI, not a notebook: ``reports/metrics/evalnets_time.json``
   (``stage_seconds``, written by ``lstmgan evalnets``), else the sum of ``landmark_train_seconds``
-  and ``identity_train_seconds`` in ``generate.evalnet_metrics``, said to be a lower bound;
+  and ``identity_train_seconds`` recorded there, said to be a lower bound. Timings live in
+  ``<metrics stem>_time.json`` beside each metrics file (:func:`lstmgan.utils.io.read_metrics`
+  merges them), so that ``dvc metrics diff`` compares results only;
 - the settings each stage actually ran with: ``dvc.lock`` (the params DVC recorded for each stage),
   the train stage's logged loss terms (``reports/train/<t>/plots/metrics/gen/<term>.tsv``: a term
   that was switched off, e.g. the perceptual loss without VGG weights, has no file) and each detect
   stage's ``metrics.json`` (image size, epochs, frames);
-- train: ``reports/metrics/train-<t>.json`` (incl. any ``probe`` / ``keypoint_spread`` key) and the
+- train: ``reports/metrics/train-<t>.json`` and its ``_time.json`` (incl. any ``probe`` / ``keypoint_spread`` key) and the
   discriminator accuracy curves ``reports/train/<t>/plots/metrics/disc/acc_{real,fake}.tsv``;
 - generate: ``generate.metrics`` (JSON), ``<generate.reports>/per_video.csv`` (per-video metrics,
   paired intervals), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
   ``report.ablation_study`` when it exists;
-- detect: ``<detect.out>/<model>-<variant>/metrics.json`` and ``predictions.csv`` (one-class
+- detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
   verdicts, written by the detector comparison) when they exist.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmgan.config import Params
+from lstmgan.utils.io import read_metrics, timing_path
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +225,7 @@ def train_results(params: Params) -> dict[str, dict[str, Any]]:
     """``{temporal: train-<t>.json + loss_terms + disc curves}`` for every variant that ran."""
     out = {}
     for temporal in params.generate.methods:
-        metrics = read_json(Path(TRAIN_METRICS.format(temporal=temporal)))
+        metrics = read_metrics(Path(TRAIN_METRICS.format(temporal=temporal)))
         if not metrics:
             continue
         logdir = Path(TRAIN_LOG.format(temporal=temporal)) / "plots" / "metrics"
@@ -257,7 +260,7 @@ def detector_rows(params: Params) -> tuple[list[dict[str, Any]], list[str]]:
     found = sorted(p.parent.name for p in detect_dir.glob("*/metrics.json"))
     rows, missing = [], []
     for name in expected + [n for n in found if n not in expected]:
-        m = read_json(detect_dir / name / "metrics.json")
+        m = read_metrics(detect_dir / name / "metrics.json")
         if not m:
             missing.append(f"detect@{name}")
             continue
@@ -285,14 +288,13 @@ def detector_rows(params: Params) -> tuple[list[dict[str, Any]], list[str]]:
 
 def evalnets_time_path(params: Params) -> Path:
     """Where ``lstmgan evalnets`` records its wall time: ``<metrics stem>_time.json`` beside its metrics."""
-    metrics = Path(params.generate.evalnet_metrics)
-    return metrics.with_name(f"{metrics.stem}_time.json")
+    return timing_path(params.generate.evalnet_metrics)
 
 
 def gather(params: Params) -> ReportData:
     """Read every stage's outputs (paths relative to the current folder, the project root)."""
     rows, missing = detector_rows(params)
-    evalnets = read_json(Path(params.generate.evalnet_metrics))
+    evalnets = read_metrics(Path(params.generate.evalnet_metrics))
     tables = Path(params.report.tables)
     study = Path(params.report.ablation_study) if params.report.ablation_study else None
     return ReportData(

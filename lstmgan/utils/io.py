@@ -47,6 +47,34 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=_jsonable) + "\n")
 
 
+def timing_path(metrics_path: str | Path) -> Path:
+    """Where a metrics file's run-to-run timings live: ``<stem>_time.json`` beside it.
+
+    Wall times and throughputs differ on every run, so they are kept out of the metrics files
+    that ``dvc metrics diff`` compares (a rerun of the same code must show no change there).
+    """
+    metrics_path = Path(metrics_path)
+    return metrics_path.with_name(f"{metrics_path.stem}_time.json")
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any], timing: dict[str, Any]) -> Path:
+    """Write ``metrics`` to ``path`` and ``timing`` to :func:`timing_path` (each atomically)."""
+    atomic_write_json(timing_path(path), timing)
+    return atomic_write_json(path, metrics)
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A metrics file with its timings (if recorded) merged in; {} when the metrics are absent."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    out = json.loads(path.read_text())
+    timing = timing_path(path)
+    if timing.is_file():
+        out.update({k: v for k, v in json.loads(timing.read_text()).items() if k not in out})
+    return out
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy / torch scalars
         return obj.item()

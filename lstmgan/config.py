@@ -131,7 +131,8 @@ class GanLossParams:
     feature_matching: float = 1.0
     temporal: float = 1.0  # L1 of frame-to-frame changes
     temporal_gan: float = 0.1  # with model.temporal_disc
-    disc_decoded: float = 0.0  # D also judges the decoder's own image as fake; G gets gan x this on it
+    disc_decoded: float = 1.0  # D also judges the decoder's own image as fake (weight in D's fake half)
+    gen_decoded: float = 0.0  # G's adversarial term on the decoder's own image (x gan); 0 keeps it D's clear negative
     disc_wrong_pose: float = 0.0  # D also judges the source frame against the driving pose as fake
     transform_sigma_affine: float = 0.05
     transform_sigma_tps: float = 0.005
@@ -149,6 +150,7 @@ class GanTrainParams:
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # after a linear warm-up
     warmup_steps: int = 50
     grad_clip: float = 1.0  # max gradient norm
+    disc_lr_scale: float = 4.0  # the discriminators' learning rate = lr x this (two time-scale updates)
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = False
 

@@ -377,13 +377,21 @@ def test_extra_fakes_train_the_critic_on_the_decoder_image_and_the_wrong_pose(st
     from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel
 
     source, driving = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 2), 2)[0]
-    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=1", "gan.loss.disc_wrong_pose=0.5")
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=1", "gan.loss.gen_decoded=1",
+                           "gan.loss.disc_wrong_pose=0.5")
     gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
     values = train_step(gen, disc, make_optimizers(nets, gan)[0], source, driving, gan, None, 1)
     assert {"disc/acc_decoded", "disc/acc_wrong_pose", "gen/gen_gan_decoded"} <= set(values)
     assert all(np.isfinite(v) for v in values.values())
+    # gen_decoded 0: the critic still learns the decoder image as fake, the generator is not pushed on it
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=1", "gan.train.disc_lr_scale=4")
+    gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
+    optimizers = make_optimizers(nets, gan)[0]
+    assert optimizers["discriminator"].param_groups[0]["initial_lr"] == pytest.approx(4 * gan.train.lr)
+    values = train_step(gen, disc, optimizers, source, driving, gan, None, 1)
+    assert "disc/acc_decoded" in values and "gen/gen_gan_decoded" not in values
 
-    gan, nets = _disc_nets(store_root)  # the defaults: no extra fakes
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=0")  # no extra fakes
     assert gan.loss.disc_decoded == gan.loss.disc_wrong_pose == 0
     gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
     nets["discriminator"].eval()  # spectral norm's power iteration would move between the calls
@@ -395,3 +403,13 @@ def test_extra_fakes_train_the_critic_on_the_decoder_image_and_the_wrong_pose(st
         fake = [s for _, s in nets["discriminator"](generated["prediction"].flatten(0, 1), kp)]
     assert set(out) == {"disc", "acc_real", "acc_fake"}
     assert out["disc"].item() == pytest.approx(L.lsgan_discriminator(real, fake).item(), rel=1e-6)
+
+
+def test_keypoint_spread_is_the_rms_distance_from_the_centroid_in_pixels():
+    from lstmgan.gan.validate import keypoint_spread_px
+
+    kp = torch.tensor([[[-0.5, 0.0], [0.5, 0.0]],      # 0.5 from the centroid each: 16 px at 64 px
+                       [[0.2, 0.2], [0.2, 0.2]]])      # collapsed onto one spot: 0 px
+    assert keypoint_spread_px(kp, 64).tolist() == pytest.approx([16.0, 0.0])
+    kp3 = torch.tensor([[[0.0, 0.0], [0.0, 0.0], [0.0, 0.3]]])  # centroid (0, 0.1): distances 0.1, 0.1, 0.2
+    assert keypoint_spread_px(kp3, 2).item() == pytest.approx(((0.01 + 0.01 + 0.04) / 3) ** 0.5)

@@ -110,7 +110,8 @@ def make_optimizers(nets: Mapping[str, nn.Module], gan: GanParams):
     disc_params = [p for name, net in nets.items() if "discriminator" in name for p in net.parameters()]
     optimizers = {"generator": torch.optim.Adam(gen_params, lr=gan.train.lr, betas=(0.5, 0.999))}
     if disc_params:
-        optimizers["discriminator"] = torch.optim.Adam(disc_params, lr=gan.train.lr, betas=(0.5, 0.999))
+        optimizers["discriminator"] = torch.optim.Adam(disc_params, lr=gan.train.lr * gan.train.disc_lr_scale,
+                                                       betas=(0.5, 0.999))
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(gan))
                   for name, opt in optimizers.items()}
     return optimizers, schedulers
@@ -324,7 +325,8 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
         wall = time.perf_counter() - started
         result = {"temporal": gan.temporal, "steps": state.step, "image_size": image_size,
                   "val_l1": state.last_val["l1"], "copy_l1": state.last_val["copy_l1"],
-                  "ratio": state.last_val["ratio"], "processes": world, "device": device.type,
+                  "ratio": state.last_val["ratio"], "keypoint_spread": state.last_val.get("kp_spread_px"),
+                  "processes": world, "device": device.type,
                   "probe": state.last_probe, "probe_history": state.probe_history,
                   "checkpoint": str(state.last_checkpoint) if state.last_checkpoint else None}
         timing = {"wall_seconds": wall, "total_wall_seconds": state.wall_before + wall,

@@ -37,20 +37,32 @@ def eval_mode(nets: Mapping[str, nn.Module]):
 @torch.no_grad()
 def validate(nets: Mapping[str, nn.Module], batches: Iterable[tuple[Tensor, Tensor]],
              device: torch.device, amp: torch.dtype | None) -> dict[str, float]:
-    """Mean reconstruction L1 on the fixed val samples, the copy-the-source L1, and their ratio."""
-    l1_sum = copy_sum = 0.0
+    """Mean reconstruction L1 on the fixed val samples, the copy-the-source L1, their ratio, and the
+    keypoints' spread ``kp_spread_px`` (:func:`keypoint_spread_px` on the driving frames)."""
+    l1_sum = copy_sum = spread_sum = 0.0
     count = 0
     autocast = torch.autocast(device.type, dtype=amp) if amp is not None else contextlib.nullcontext()
     with eval_mode(nets):
         for source, driving in batches:
             source, driving = source.to(device), driving.to(device)
             with autocast:
-                prediction = reconstruct(nets, source, driving)["prediction"].float()
+                out = reconstruct(nets, source, driving)
+            prediction = out["prediction"].float()
             l1_sum += (prediction - driving).abs().mean(dim=(1, 2, 3, 4)).sum().item()
             copy_sum += (source[:, None] - driving).abs().mean(dim=(1, 2, 3, 4)).sum().item()
+            spread_sum += keypoint_spread_px(out["kp_driving"]["value"].float().flatten(0, 1),
+                                             driving.shape[-1]).mean().item() * source.shape[0]
             count += source.shape[0]
     l1, copy = l1_sum / count, copy_sum / count
-    return {"l1": l1, "copy_l1": copy, "ratio": l1 / copy if copy > 0 else float("nan")}
+    return {"l1": l1, "copy_l1": copy, "ratio": l1 / copy if copy > 0 else float("nan"),
+            "kp_spread_px": spread_sum / count}
+
+
+def keypoint_spread_px(kp: Tensor, size: int) -> Tensor:
+    """Root-mean-square distance of each frame's keypoints (N,K,2 in [-1, 1]) from their centroid, in
+    pixels of a ``size`` px frame: small when the keypoints collapse onto one spot of the face."""
+    centred = kp - kp.mean(dim=1, keepdim=True)
+    return centred.pow(2).sum(-1).mean(-1).sqrt() * size / 2
 
 
 def box_blur(frames: Tensor, size: int = 5) -> Tensor:

@@ -121,9 +121,9 @@ class GeneratorFullModel(nn.Module):
                 real = self.discriminator(frames32, kp)
             if gan.loss.gan:
                 losses["gen_gan"] = gan.loss.gan * L.lsgan_generator([s for _, s in fake])
-            if gan.loss.gan and gan.loss.disc_decoded:
+            if gan.loss.gan and gan.loss.gen_decoded:
                 decoded = self.discriminator(out["decoded"].flatten(0, 1), kp)
-                losses["gen_gan_decoded"] = gan.loss.gan * gan.loss.disc_decoded * L.lsgan_generator(
+                losses["gen_gan_decoded"] = gan.loss.gan * gan.loss.gen_decoded * L.lsgan_generator(
                     [s for _, s in decoded])
             if gan.loss.feature_matching:
                 losses["feature_matching"] = gan.loss.feature_matching * L.feature_matching(

@@ -455,7 +455,9 @@ def known_defects(data: ReportData) -> list[str]:
     for temporal, m in data.train.items():
         spread = num(m.get("keypoint_spread"))
         if math.isfinite(spread):
-            out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`): {spread:.3f}.")
+            out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`: root-mean-square distance of "
+                       f"the {data.params.gan.model.num_kp} keypoints from their centroid on the val frames): "
+                       f"{spread:.1f} px on a {m.get('image_size', data.params.data.size)} px face crop.")
     out.append("Keypoint collapse: in the default run reviewed for issue 13 the 10 learned keypoints sat bunched "
                "between the eyes and the nose instead of spreading over the face (the keypoints figures of this run, where the train stages drew them, are below). "
                + ("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json), "

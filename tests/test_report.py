@@ -404,3 +404,21 @@ def test_reads_what_the_detect_stage_really_writes(tmp_path, monkeypatch):
     assert "Highest frame AUC: custom_cnn-base" in md
     assert "(report_figures/detect-custom_cnn-base-metrics.png)" in md
     assert not math.isnan(float(row["frame_auc"]))
+
+
+def test_probe_sentence_follows_the_stated_separation_rule():
+    from lstmgan.config import Params
+    from lstmgan.report import discuss as D
+    from lstmgan.report.gather import ReportData
+
+    probe = {"real": 0.535, "real_std": 0.04, "blurred": 0.415, "blurred_std": 0.04,  # gap 3 sd
+             "wrong_pose": 0.5353, "wrong_pose_std": 0.04,                              # gap -0.0075 sd
+             "generated": 0.475, "generated_std": 0.04}                                 # gap 1.5 sd
+    data = ReportData(params=Params(), stages=[], times=[], train={"lstm": {"probe": probe}}, generation={},
+                      per_video=[], evalnets={}, detectors=[], missing_detectors=[])
+    (sentence,) = D.discuss_probe(data)
+    assert "5x5-blurred real frames 0.415 (separated: +3.0 sd)" in sentence
+    assert "wrong pose 0.535 (not separated: -0.0 sd)" in sentence
+    assert "generated frames 0.475 (not separated: +1.5 sd)" in sentence
+    data.train = {"none": {}}
+    assert D.discuss_probe(data) == []

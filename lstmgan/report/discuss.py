@@ -208,6 +208,40 @@ def discuss_gan(data: ReportData) -> list[str]:
     return out or [f"No GAN was trained yet; {not_available('train@lstm')}."]
 
 
+PROBE_SEPARATION_SD = 2.0  # the probe "separates" two inputs when their mean scores differ by more than this x sd
+
+
+def discuss_probe(data: ReportData) -> list[str]:
+    """Does the frame discriminator tell real frames from each degraded input of its probe?
+
+    Rule (stated in the sentence): a gap between the mean scores of real frames and of an input counts as
+    separated when it exceeds ``PROBE_SEPARATION_SD`` times the per-image spread (the root mean square of
+    the two inputs' per-image standard deviations); otherwise "not separated".
+    """
+    labels = {"blurred": "5x5-blurred real frames", "wrong_pose": "the source frame in the wrong pose",
+              "generated": "its own generated frames"}
+    out = []
+    for temporal, m in data.train.items():
+        probe = m.get("probe")
+        if not isinstance(probe, dict) or not math.isfinite(num(probe.get("real"))):
+            continue
+        parts = []
+        for key, label in labels.items():
+            gap = num(probe.get("real")) - num(probe.get(key))
+            sd = math.sqrt((num(probe.get("real_std")) ** 2 + num(probe.get(f"{key}_std")) ** 2) / 2)
+            if not (math.isfinite(gap) and math.isfinite(sd)) or sd <= 0:
+                continue
+            k = gap / sd
+            word = "separated" if k > PROBE_SEPARATION_SD else "not separated"
+            parts.append(f"{label} {num(probe.get(key)):.3f} ({word}: {k:+.1f} sd)")
+        if parts:
+            out.append(f"Discriminator probe of `{temporal}` at the end of training (mean patch score, real -> 1, "
+                       f"fake -> 0): real frames {num(probe.get('real')):.3f}; " + "; ".join(parts)
+                       + f". Separated means real minus input exceeds {PROBE_SEPARATION_SD:g} per-image standard "
+                       "deviations.")
+    return out
+
+
 def disc_trend(series: Sequence[tuple[int, float]], seed: int = 0) -> tuple[Interval, Interval] | None:
     """(early D accuracy on generated frames, late - early), each with a 95% interval.
 

@@ -216,6 +216,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
              "loss terms from the training log, where a term that was off has no curve):\n\n" + gan_settings(data))
     s.append("\n" + _bullets(D.discuss_gan(data)))
     s.append(probe_table(data))
+    s.append("\n" + _bullets(D.discuss_probe(data)))
     s.append(_images(figures_of(figures, "training"), report_path))
 
     s.append("## 3. Does the LSTM make the videos more temporally coherent? (`dvc repro generate`)\n")

@@ -264,7 +264,7 @@ class DetectParams:
         "vgg19": {"epochs": 2, "max_train_frames": 320, "max_eval_frames": 96, "max_test_frames": 240,
                   "test_compressions": ["raw"]},
         "densenet121": {"epochs": 2, "max_train_frames": 640},
-        "resnet18": {"epochs": 2, "max_train_frames": 800},
+        "resnet18": {"epochs": 6, "max_train_frames": 0},
         "custom_cnn": {"epochs": 3, "lr": 2.0e-3}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":

@@ -92,27 +92,41 @@ def test_aggregate_names_what_is_missing(tmp_path) -> None:
 
 def test_the_study_pipeline_files_agree() -> None:
     """studies/ablation: >= 3 seeds, lstm / none / adversarial-off variants, comparisons of known
-    variants, and the dvc.yaml cells write where the aggregation reads."""
+    variants, and the pipeline.yaml cells write where the aggregation reads."""
     study = S.load_study(ROOT / "studies" / "ablation" / "params.yaml")
     assert len(study.seeds) >= 3 and {"lstm", "none", "lstm-noadv"} <= set(study.names)
     sets = {v["name"]: v["sets"] for v in study.variants}
     assert "gan.loss.gan=0" in sets["lstm-noadv"] and "gan.loss.feature_matching=0" in sets["lstm-noadv"]
     assert ("lstm", "none") in study.comparisons and ("lstm", "lstm-noadv") in study.comparisons
-    dvc = (ROOT / "studies" / "ablation" / "dvc.yaml").read_text()
+    dvc = (ROOT / "studies" / "ablation" / "pipeline.yaml").read_text()
     assert f"--set generate.reports={study.cells}/${{item.variant.name}}-s${{item.seed}}" in dvc
     assert S.cell_name("lstm", 0) == "lstm-s0"
     assert "lstmgan study --study studies/ablation/params.yaml" in dvc
 
 
-@pytest.mark.parametrize("study", sorted(p.parent.name for p in (ROOT / "studies").glob("*/dvc.yaml")))
+@pytest.mark.parametrize("study", sorted(p.parent.name for p in (ROOT / "studies").glob("*/pipeline.yaml")))
 def test_the_study_stages_depend_on_every_module_they_run(study: str) -> None:
-    """The rule of tests/test_pipeline_deps.py, applied to every study's own dvc.yaml."""
+    """The rule of tests/test_pipeline_deps.py, applied to every study's own pipeline.yaml (installed as dvc.yaml to run)."""
     import yaml
 
     from test_pipeline_deps import uncovered_modules
 
-    stages = yaml.safe_load((ROOT / "studies" / study / "dvc.yaml").read_text())["stages"]
+    stages = yaml.safe_load((ROOT / "studies" / study / "pipeline.yaml").read_text())["stages"]
     for name, stage in stages.items():
         assert stage.get("do", stage).get("wdir") == "../..", f"study stage {name} must run from the repository root"
         missing = uncovered_modules(name, stage)
         assert not missing, f"study stage {name!r} runs these modules but does not depend on them: {missing}"
+
+
+def test_a_plain_dvc_status_speaks_of_the_main_pipeline_only() -> None:
+    """Study pipelines are committed as pipeline.yaml (make study-<name> installs them as a git-ignored
+    dvc.yaml), so a fresh clone's `dvc status` lists the main pipeline's stages and nothing else."""
+    import subprocess
+
+    assert not list((ROOT / "studies").glob("*/dvc.yaml")) or subprocess.run(
+        ["git", "check-ignore", "-q", "studies/ablation/dvc.yaml"], cwd=ROOT).returncode == 0
+    studies = sorted(p.parent.name for p in (ROOT / "studies").glob("*/pipeline.yaml"))
+    assert studies == ["ablation", "detect"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "cp studies/$*/pipeline.yaml studies/$*/dvc.yaml" in makefile
+    assert subprocess.run(["git", "check-ignore", "-q", "studies/detect/dvc.yaml"], cwd=ROOT).returncode == 0

@@ -42,7 +42,8 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b"; $(BIN)/python $$b || exit 1; done
 
 # The studies' pipelines are kept as studies/<name>/pipeline.yaml, so that a plain `dvc status`
-# speaks of the main pipeline only; running a study installs it as studies/<name>/dvc.yaml (git-ignored).
+# speaks of the main pipeline only; running a study installs it as studies/<name>/dvc.yaml (left
+# untracked: commit the study's dvc.lock and results, not this copy; DVC refuses git-ignored ones).
 study-%: $(STAMP)
 	test -f studies/$*/pipeline.yaml
 	cp studies/$*/pipeline.yaml studies/$*/dvc.yaml

@@ -125,11 +125,11 @@ class GanLossParams:
     perceptual: float = 10.0  # VGG19 pyramid, only when ImageNet VGG19 weights are cached
     equivariance_value: float = 10.0  # keypoints follow a random affine+TPS warp
     equivariance_jacobian: float = 10.0
-    kp_spread: float = 0.0  # keeps keypoints apart (squared-distance margin below)
-    kp_spread_margin: float = 0.01
+    kp_spread: float = 10.0  # keeps keypoints apart (squared-distance margin below); 0 lets them collapse
+    kp_spread_margin: float = 0.04
     gan: float = 0.1  # LSGAN generator term
     feature_matching: float = 1.0
-    temporal: float = 1.0  # L1 of frame-to-frame changes
+    temporal: float = 20.0  # L1 of frame-to-frame changes vs the real ones (targets flicker)
     temporal_gan: float = 0.1  # with model.temporal_disc
     disc_decoded: float = 1.0  # D also judges the decoder's own image as fake (weight in D's fake half)
     gen_decoded: float = 0.0  # G's adversarial term on the decoder's own image (x gan); 0 keeps it D's clear negative
@@ -144,8 +144,8 @@ class GanTrainParams:
     """The optimisation (lstmgan.gan.train); changing any of these retrains."""
 
     steps: int = 600  # ~5-6 min per variant on a quiet 2-core CPU
-    batch_size: int = 8  # clips per step (per process under torchrun)
-    clip_len: int = 4  # driving frames per clip (the ConvLSTM runs across them)
+    batch_size: int = 4  # clips per step (per process under torchrun)
+    clip_len: int = 8  # driving frames per clip (the ConvLSTM runs across them)
     lr: float = 2e-4
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # after a linear warm-up
     warmup_steps: int = 50
@@ -261,9 +261,9 @@ class DetectParams:
     pretrain_batch: int = 32
     pretrain_frames_per_video: int = 8
     per_model: dict[str, Any] = field(default_factory=lambda: {
-        "vgg19": {"epochs": 2, "max_train_frames": 320, "max_eval_frames": 96, "max_test_frames": 240,
+        "vgg19": {"epochs": 1, "max_train_frames": 384, "max_eval_frames": 64, "max_test_frames": 240,
                   "test_compressions": ["raw"]},
-        "densenet121": {"epochs": 2, "max_train_frames": 640},
+        "densenet121": {"epochs": 2, "max_train_frames": 512, "test_compressions": ["raw"]},
         "resnet18": {"epochs": 6, "max_train_frames": 0},
         "custom_cnn": {"epochs": 3, "lr": 2.0e-3}})
 

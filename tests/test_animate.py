@@ -25,6 +25,7 @@ def tiny_checkpoint(path, temporal: str = "lstm", size: int = 64, seed: int = 0)
         with torch.no_grad():
             for p in [*gen.lstm.parameters(), *gen.lstm_out.parameters()]:
                 p.normal_(0, 0.3)
+            gen.lstm_motion.weight.normal_(0, 0.05)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"step": 7, "params": params.to_dict(),
                 "models": {name: net.state_dict() for name, net in nets.items()}}, path)

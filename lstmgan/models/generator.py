@@ -1,12 +1,19 @@
 """Occlusion-aware generator with a ConvLSTM across the frames of a clip.
 
 Per driving frame: the dense motion network turns the keypoints into a flow and an occlusion map;
-the source encoding is warped by the flow and multiplied by the occlusion; with ``temporal="lstm"``
-a ConvLSTM runs over the frames at the bottleneck and adds its (zero-initialised) projection to
-the warped features, so training starts from the first-order-motion baseline and learns what the
-recurrence adds; residual blocks and a decoder produce an image. The output path starts sharp:
+the source encoding is warped by the flow and multiplied by the occlusion; residual blocks and a
+decoder produce an image. The output path starts sharp:
 ``prediction = occlusion * warped source + (1 - occlusion) * decoder image`` -- the decoder fills in
 what the source cannot show (occluded or new content such as an open mouth).
+
+With ``temporal="lstm"`` a ConvLSTM runs over the frames at the bottleneck. Its input is the warped
+features *and the motion itself* (the flow's displacement and the occlusion logit, resized to the
+bottleneck), so its memory holds the recent motion. It has two zero-initialised outputs: a residual
+on the warped features (what the decoder paints) and a residual on the flow and the occlusion logit
+(how the source is moved and where the decoder paints). Keypoints are detected frame by frame and
+jitter; real motion is smooth: with memory, the recurrence can act as a learned temporal filter on
+the motion field, which a frame-by-frame model cannot. Zero initialisation makes the lstm model
+start as the first-order-motion baseline (``temporal="none"``), so training learns what memory adds.
 
 Everything except the ConvLSTM runs batched over B*T frames.
 """
@@ -33,6 +40,18 @@ def _repeat_kp(kp: dict[str, Tensor], times: int) -> dict[str, Tensor]:
     return {name: kp[name].repeat_interleave(times, dim=0) for name in ("value", "jacobian")}
 
 
+MOTION_CHANNELS = 3  # flow displacement (x, y) and occlusion logit, seen and refined by the ConvLSTM
+OCCLUSION_EPS = 1e-4  # occlusion is clamped to [eps, 1 - eps] before its logit is taken
+
+
+def _identity_grid(h: int, w: int, like: Tensor) -> Tensor:
+    """The identity sampling grid (1,h,w,2) in [-1, 1] (x, y), as ``grid_sample`` reads it."""
+    ys = torch.linspace(-1, 1, h, device=like.device, dtype=like.dtype)
+    xs = torch.linspace(-1, 1, w, device=like.device, dtype=like.dtype)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y], dim=-1)[None]
+
+
 class Generator(nn.Module):
     """(source (B,3,S,S), kp_source (B,K,..), kp_driving (B,T,K,..), state) -> (out, state).
 
@@ -52,10 +71,12 @@ class Generator(nn.Module):
         bottleneck = widths[-1]
         self.lstm = None
         if temporal == "lstm":
-            self.lstm = ConvLSTM(bottleneck, lstm_hidden, lstm_kernel)
+            self.lstm = ConvLSTM(bottleneck + MOTION_CHANNELS, lstm_hidden, lstm_kernel)
             self.lstm_out = nn.Conv2d(lstm_hidden, bottleneck, 1)
-            nn.init.zeros_(self.lstm_out.weight)
-            nn.init.zeros_(self.lstm_out.bias)
+            self.lstm_motion = nn.Conv2d(lstm_hidden, MOTION_CHANNELS, 3, padding=1)
+            for layer in (self.lstm_out, self.lstm_motion):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         elif temporal != "none":
             raise ValueError(f"temporal must be 'lstm' or 'none', got {temporal!r}")
         self.bottleneck = nn.Sequential(*(ResBlock(bottleneck) for _ in range(num_bottleneck_blocks)))
@@ -83,10 +104,8 @@ class Generator(nn.Module):
 
         new_state: dict[str, Any] = {}
         if self.lstm is not None:
-            seq = features.view(b, t, *features.shape[1:])
-            hidden, lstm_state = self.lstm(seq, None if state is None else state.get("lstm"))
-            features = features + self.lstm_out(hidden.flatten(0, 1))
-            new_state["lstm"] = lstm_state
+            deformation, occlusion, features, new_state["lstm"] = self._recur(
+                features, deformation, occlusion, b, t, None if state is None else state.get("lstm"))
 
         image = torch.sigmoid(self.final(self.up(self.bottleneck(features))).float())
         deformed = warp(source_bt, deformation)
@@ -100,3 +119,28 @@ class Generator(nn.Module):
                "occlusion": per_clip(occlusion), "deformation": per_clip(deformation),
                "mask": per_clip(motion["mask"]), "decoded": per_clip(image)}
         return out, new_state
+
+    def _recur(self, features: Tensor, deformation: Tensor, occlusion: Tensor, b: int, t: int,
+               state: tuple[Tensor, Tensor] | None):
+        """The ConvLSTM over the clip: refined (deformation, occlusion, features) and its final state.
+
+        Input per frame: the warped features, the flow's displacement from the identity grid and the
+        occlusion logit (both resized to the bottleneck). Outputs (zero-initialised, so the first
+        step equals ``temporal="none"``): a feature residual and a motion residual that is resized
+        back to the flow's resolution and added to the flow and to the occlusion logit.
+        """
+        fh, fw = features.shape[2:]
+        mh, mw = deformation.shape[1:3]
+        displacement = (deformation - _identity_grid(mh, mw, deformation)).permute(0, 3, 1, 2)
+        logit = torch.logit(occlusion.float().clamp(OCCLUSION_EPS, 1 - OCCLUSION_EPS))
+        motion = torch.cat([displacement.float(), logit], dim=1)
+        motion_small = F.interpolate(motion, size=(fh, fw), mode="bilinear", align_corners=False)
+        seq = torch.cat([features, motion_small.to(features.dtype)], dim=1)
+        hidden, lstm_state = self.lstm(seq.view(b, t, *seq.shape[1:]), state)
+        hidden = hidden.flatten(0, 1)
+        features = features + self.lstm_out(hidden)
+        residual = F.interpolate(self.lstm_motion(hidden).float(), size=(mh, mw), mode="bilinear",
+                                 align_corners=False)
+        deformation = deformation + residual[:, :2].permute(0, 2, 3, 1).to(deformation.dtype)
+        occlusion = torch.sigmoid(logit + residual[:, 2:])
+        return deformation, occlusion, features, lstm_state

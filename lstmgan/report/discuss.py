@@ -483,20 +483,25 @@ def thesis_rows(data: ReportData) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------------------------
 # Known defects and limits
 # --------------------------------------------------------------------------------------------
+KEYPOINT_COLLAPSE_FRACTION = 0.05  # keypoints closer than this fraction of the crop to their centroid: collapsed
+
+
 def known_defects(data: ReportData) -> list[str]:
     """Defects of the models that the figures show, stated with what this run measured of them."""
     out = []
     for temporal, m in data.train.items():
         spread = num(m.get("keypoint_spread"))
         if math.isfinite(spread):
+            size = m.get("image_size", data.params.data.size)
+            collapsed = spread < KEYPOINT_COLLAPSE_FRACTION * size
             out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`: root-mean-square distance of "
                        f"the {data.params.gan.model.num_kp} keypoints from their centroid on the val frames): "
-                       f"{spread:.1f} px on a {m.get('image_size', data.params.data.size)} px face crop.")
-    out.append("Keypoint collapse: in the default run reviewed for issue 13 the 10 learned keypoints sat bunched "
-               "between the eyes and the nose instead of spreading over the face (the keypoints figures of this run, where the train stages drew them, are below). "
-               + ("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json), "
-                  "so check the figure of this run." if not any(math.isfinite(num(m.get("keypoint_spread")))
-                                                                 for m in data.train.values()) else ""))
+                       f"{spread:.1f} px on a {size} px face crop: "
+                       + ("**collapsed** (below " if collapsed else "spread over the face (at least ")
+                       + f"{KEYPOINT_COLLAPSE_FRACTION:.0%} of the crop){'; their heatmaps carry little pose' if collapsed else ''}.")
+    if not any(math.isfinite(num(m.get("keypoint_spread"))) for m in data.train.values()):
+        out.append("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json): "
+                   "check the keypoints figures of the train stages for keypoints bunched on one spot.")
     single = one_class_runs([r for r in data.detectors if math.isfinite(r["frame_auc"])])
     if single:
         out.append(f"One-class detectors: {', '.join(single)} (see section 4).")

@@ -143,7 +143,7 @@ class GanLossParams:
 class GanTrainParams:
     """The optimisation (lstmgan.gan.train); changing any of these retrains."""
 
-    steps: int = 600  # ~5-6 min per variant on a quiet 2-core CPU
+    steps: int = 600  # ~15 min per variant on a quiet 2-core CPU (8-frame clips)
     batch_size: int = 4  # clips per step (per process under torchrun)
     clip_len: int = 8  # driving frames per clip (the ConvLSTM runs across them)
     lr: float = 2e-4

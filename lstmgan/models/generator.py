@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, warp
+from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, make_grid, warp
 from lstmgan.models.convlstm import ConvLSTM
 from lstmgan.models.dense_motion import DenseMotion
 
@@ -42,14 +42,6 @@ def _repeat_kp(kp: dict[str, Tensor], times: int) -> dict[str, Tensor]:
 
 MOTION_CHANNELS = 3  # flow displacement (x, y) and occlusion logit, seen and refined by the ConvLSTM
 OCCLUSION_EPS = 1e-4  # occlusion is clamped to [eps, 1 - eps] before its logit is taken
-
-
-def _identity_grid(h: int, w: int, like: Tensor) -> Tensor:
-    """The identity sampling grid (1,h,w,2) in [-1, 1] (x, y), as ``grid_sample`` reads it."""
-    ys = torch.linspace(-1, 1, h, device=like.device, dtype=like.dtype)
-    xs = torch.linspace(-1, 1, w, device=like.device, dtype=like.dtype)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x, grid_y], dim=-1)[None]
 
 
 class Generator(nn.Module):
@@ -131,7 +123,7 @@ class Generator(nn.Module):
         """
         fh, fw = features.shape[2:]
         mh, mw = deformation.shape[1:3]
-        displacement = (deformation - _identity_grid(mh, mw, deformation)).permute(0, 3, 1, 2)
+        displacement = (deformation - make_grid(mh, mw, deformation.device, deformation.dtype)).permute(0, 3, 1, 2)
         logit = torch.logit(occlusion.float().clamp(OCCLUSION_EPS, 1 - OCCLUSION_EPS))
         motion = torch.cat([displacement.float(), logit], dim=1)
         motion_small = F.interpolate(motion, size=(fh, fw), mode="bilinear", align_corners=False)

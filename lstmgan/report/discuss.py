@@ -493,12 +493,12 @@ def known_defects(data: ReportData) -> list[str]:
         spread = num(m.get("keypoint_spread"))
         if math.isfinite(spread):
             size = m.get("image_size", data.params.data.size)
-            collapsed = spread < KEYPOINT_COLLAPSE_FRACTION * size
+            limit = f"{KEYPOINT_COLLAPSE_FRACTION:.0%} of the crop"
+            verdict = (f"**collapsed** (below {limit}); their heatmaps carry little pose"
+                       if spread < KEYPOINT_COLLAPSE_FRACTION * size else f"spread over the face (at least {limit})")
             out.append(f"`{temporal}` keypoint spread (train stage's `keypoint_spread`: root-mean-square distance of "
                        f"the {data.params.gan.model.num_kp} keypoints from their centroid on the val frames): "
-                       f"{spread:.1f} px on a {size} px face crop: "
-                       + ("**collapsed** (below " if collapsed else "spread over the face (at least ")
-                       + f"{KEYPOINT_COLLAPSE_FRACTION:.0%} of the crop){'; their heatmaps carry little pose' if collapsed else ''}.")
+                       f"{spread:.1f} px on a {size} px face crop: {verdict}.")
     if not any(math.isfinite(num(m.get("keypoint_spread"))) for m in data.train.values()):
         out.append("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json): "
                    "check the keypoints figures of the train stages for keypoints bunched on one spot.")

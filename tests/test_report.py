@@ -264,6 +264,46 @@ def test_thesis_rows(tmp_path, monkeypatch):
     assert disc["verdict"] == "agrees" and "first quarter 0.900 [0.900, 0.900]" in disc["ours"]
 
 
+def _write_study(root: Path, flicker: tuple[float, float, float], recorded: str = "better") -> None:
+    """A study table and metrics.json (lstmgan.generate.study's format) where report.ablation_study points."""
+    table = root / "studies" / "ablation" / "reports" / "tables" / "ablation.md"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    table.write_text("| method | flicker |\n|---|---|\n| lstm | 0.002 |\n")
+    diff, low, high = flicker
+    _write_json(table.with_name("metrics.json"), {
+        "lstm": {"flicker": {"mean": 0.002, "low": 0.0018, "high": 0.0022}},
+        "comparisons": {
+            "lstm vs none": {"flicker": {"diff": diff, "low": low, "high": high, "verdict": recorded},
+                             "warp_error": {"diff": -0.0001, "low": -0.0002, "high": 0.00005, "verdict": recorded},
+                             "psnr": {"diff": -0.5, "low": -0.6, "high": -0.3, "verdict": "worse"}},
+            "lstm vs lstm-noadv": {"sharpness_dec": {"diff": 0.02, "low": 0.01, "high": 0.03, "verdict": "better"}}},
+        "seeds": [0, 1, 2], "videos": 24})
+
+
+def test_the_multi_seed_study_decides_the_lstm_question(tmp_path, monkeypatch):
+    # the one-seed per-video data says lstm flickers twice as much; the study (3 seeds) says less
+    root = make_tree(tmp_path / "a", intervals=True, lstm_flicker=[0.02] * 8, none_flicker=[0.01] * 8)
+    _write_study(root, (-0.0003, -0.0005, -0.0001))
+    data = gather(_params(root, monkeypatch))
+    row = _thesis(D.thesis_rows(data), "The LSTM makes")
+    assert row["verdict"] == "agrees" and "flicker lstm - none -0.00030 [-0.00050, -0.00010]" in row["ours"]
+    assert row["basis"].startswith("two-level bootstrap over 3 training seeds and 24 test videos")
+    said = D.discuss_study(data)
+    assert said[0].startswith("lstm vs none (two-level bootstrap over 3 training seeds and 24 test videos")
+    assert "lstm better on flicker -0.00030 [-0.00050, -0.00010]" in said[0]
+    assert "worse on psnr -0.50000 [-0.60000, -0.30000]" in said[0] and "not resolved on warp_error" in said[0]
+    assert "lstm better on sharpness_dec" in said[1]  # higher is better for sharpness
+    # the verdict is re-derived from the interval: a recorded "better" whose interval holds 0 is not resolved
+    root = make_tree(tmp_path / "b")
+    _write_study(root, (0.0003, 0.0001, 0.0005), recorded="better")
+    data = gather(_params(root, monkeypatch))
+    assert _thesis(D.thesis_rows(data), "The LSTM makes")["verdict"] == "disagrees"
+    assert "worse on flicker +0.00030" in D.discuss_study(data)[0]
+    md = build_report(data.params).read_text()
+    assert "### Multi-seed study (studies/ablation/reports/tables/ablation.md)" in md
+    assert "- lstm vs none (two-level bootstrap over 3 training seeds and 24 test videos" in md
+
+
 def test_one_class_detectors_are_flagged(tmp_path, monkeypatch):
     data = _data(tmp_path, monkeypatch)
     assert D.one_class_runs(data.detectors) == ["vgg19-base"]

@@ -17,7 +17,7 @@ by stage (documented in docs/architecture.md, "What the report reads"):
   discriminator accuracy curves ``reports/train/<t>/plots/metrics/disc/acc_{real,fake}.tsv``;
 - generate: ``generate.metrics`` (JSON), ``<generate.reports>/per_video.csv`` (per-video metrics,
   paired intervals), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
-  ``report.ablation_study`` when it exists;
+  ``report.ablation_study`` and the ``metrics.json`` beside it (two-level intervals) when they exist;
 - detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
   verdicts, written by the detector comparison) when they exist.
@@ -62,6 +62,7 @@ class ReportData:
     detect_pairwise: list[dict[str, Any]] = field(default_factory=list)
     locked: dict[str, dict[str, Any]] = field(default_factory=dict)
     ablation_study: Path | None = None
+    study: dict[str, Any] = field(default_factory=dict)  # the study's metrics.json (beside its table)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,4 +308,5 @@ def gather(params: Params) -> ReportData:
         detectors=rows, missing_detectors=missing,
         detect_intervals=read_csv(tables / "detect_intervals.csv"),
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),
-        locked=read_lock(), ablation_study=study if study and study.is_file() else None)
+        locked=read_lock(), ablation_study=study if study and study.is_file() else None,
+        study=read_json(study.with_name("metrics.json")) if study and study.is_file() else {})

@@ -236,6 +236,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
         s.append(f"\nThe generate stage's own table and note: [{ablation.name}]({rel(ablation, report_path)}).\n")
     if data.ablation_study is not None:
         s.append(f"\n### Multi-seed study ({data.ablation_study})\n\n" + data.ablation_study.read_text() + "\n")
+        s.append("\n" + _bullets(D.discuss_study(data)))
     else:
         s.append(f"\nMulti-seed study: not available in this run (`{p.report.ablation_study or 'report.ablation_study'}` "
                  "absent).\n")

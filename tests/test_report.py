@@ -277,7 +277,7 @@ def _write_study(root: Path, flicker: tuple[float, float, float], recorded: str 
                              "warp_error": {"diff": -0.0001, "low": -0.0002, "high": 0.00005, "verdict": recorded},
                              "psnr": {"diff": -0.5, "low": -0.6, "high": -0.3, "verdict": "worse"}},
             "lstm vs lstm-noadv": {"sharpness_dec": {"diff": 0.02, "low": 0.01, "high": 0.03, "verdict": "better"}}},
-        "seeds": [0, 1, 2], "videos": 24})
+        "seeds": [0, 1, 2], "videos": 24, "steps": 300})
 
 
 def test_the_multi_seed_study_decides_the_lstm_question(tmp_path, monkeypatch):
@@ -289,7 +289,8 @@ def test_the_multi_seed_study_decides_the_lstm_question(tmp_path, monkeypatch):
     assert row["verdict"] == "agrees" and "flicker lstm - none -0.00030 [-0.00050, -0.00010]" in row["ours"]
     assert row["basis"].startswith("two-level bootstrap over 3 training seeds and 24 test videos")
     said = D.discuss_study(data)
-    assert said[0].startswith("lstm vs none (two-level bootstrap over 3 training seeds and 24 test videos")
+    assert said[0].startswith("lstm vs none (two-level bootstrap over 3 training seeds and 24 test videos "
+                              "(multi-seed study, 300 training steps per model))")
     assert "lstm better on flicker -0.00030 [-0.00050, -0.00010]" in said[0]
     assert "worse on psnr -0.50000 [-0.60000, -0.30000]" in said[0] and "not resolved on warp_error" in said[0]
     assert "lstm better on sharpness_dec" in said[1]  # higher is better for sharpness

@@ -72,7 +72,7 @@ def test_aggregate_tiny_study(tmp_path) -> None:
     assert "good vs bad, paired 95% intervals: better on l1, motion_error" in md
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["comparisons"]["good vs bad"]["l1"]["verdict"] == "better"
-    assert metrics["seeds"] == [0, 1, 2] and metrics["videos"] == 4
+    assert metrics["seeds"] == [0, 1, 2] and metrics["videos"] == 4 and metrics["steps"] == 5
     assert len(pd.read_csv(out / "per_video.csv")) == 2 * 3 * 4 + 4
     assert list(pd.read_csv(out / "ablation.csv", index_col="method").index) == ["good", "bad", "copy-source"]
 

@@ -186,6 +186,7 @@ def aggregate(study_path: str | Path) -> dict[str, Any]:
                                               for r in rows.itertuples()}
                               for (a, b), rows in comps.groupby(["a", "b"], sort=False)}
     metrics["seeds"], metrics["videos"] = study.seeds, int(recon["unit"].nunique())
+    metrics["steps"] = study.steps or None  # None: each cell trained params.yaml's gan.train.steps
     atomic_write_json(out / "metrics.json", metrics)
     log.info("study table: %s", out / "ablation.md")
     return {"means": means, "comparisons": comps, "note": note, "metrics": metrics}

@@ -196,11 +196,11 @@ def discuss_ablation(data: ReportData) -> list[str]:
 
 def study_basis(data: ReportData) -> str:
     """How the study's intervals were made, in words (empty when no study was read)."""
-    seeds, videos = data.study.get("seeds") or [], data.study.get("videos")
+    seeds, videos, steps = data.study.get("seeds") or [], data.study.get("videos"), data.study.get("steps")
     if not seeds:
         return ""
     return (f"two-level bootstrap over {len(seeds)} training seeds and {videos} test videos "
-            "(multi-seed study)")
+            f"(multi-seed study{f', {steps} training steps per model' if steps else ''})")
 
 
 def study_intervals(data: ReportData, a: str = "lstm", b: str = "none",

@@ -161,17 +161,25 @@ def paired_intervals(data: ReportData, a: str = "lstm", b: str = "none",
     return out
 
 
+def by_verdict(diffs: dict[str, Interval]) -> dict[str, list[str]]:
+    """Metric names grouped by the rule's verdict for A in ``A - B`` (better / worse / not resolved)."""
+    groups: dict[str, list[str]] = {"better": [], "worse": [], NOT_RESOLVED: []}
+    for metric, iv in diffs.items():
+        groups[decide(iv, metric in HIGHER_IS_BETTER)].append(metric)
+    return groups
+
+
 def discuss_ablation(data: ReportData) -> list[str]:
     """LSTM vs baseline (and vs copying the source) on every metric, verdict by the rule."""
     gen = data.generation
     if not (isinstance(gen.get("lstm"), dict) and isinstance(gen.get("none"), dict)):
         return ["The LSTM-vs-baseline comparison needs both methods in the generation metrics: "
                 + not_available("generate") + "."]
-    out, groups = [], {"better": [], "worse": [], NOT_RESOLVED: []}
+    out = []
     diffs = paired_intervals(data)
+    groups = by_verdict({m: iv for m, (iv, _) in diffs.items()})
     for metric, (iv, source) in diffs.items():
         v = decide(iv, metric in HIGHER_IS_BETTER)
-        groups[v].append(metric)
         if metric in TEMPORAL_METRICS + ("l1",):
             said = (f"the LSTM model is {v} than the baseline" if v != NOT_RESOLVED
                     else "the difference is not resolved")
@@ -233,12 +241,14 @@ def discuss_study(data: ReportData) -> list[str]:
         diffs = study_intervals(data, a, b)
         if not diffs:
             continue
-        groups: dict[str, list[str]] = {"better": [], "worse": [], NOT_RESOLVED: []}
-        for metric, iv in diffs.items():
-            groups[decide(iv, metric in HIGHER_IS_BETTER)].append(f"{metric} {iv_text(iv, 5, signed=True)}")
-        out.append(f"{a} vs {b} ({basis}): {a} better on {'; '.join(groups['better']) or 'none'}; "
-                   f"worse on {'; '.join(groups['worse']) or 'none'}; not resolved on "
-                   f"{', '.join(x.split()[0] for x in groups[NOT_RESOLVED]) or 'none'}.")
+        groups = by_verdict(diffs)
+
+        def shown(metrics: list[str]) -> str:
+            return "; ".join(f"{m} {iv_text(diffs[m], 5, signed=True)}" for m in metrics) or "none"
+
+        out.append(f"{a} vs {b} ({basis}): {a} better on {shown(groups['better'])}; "
+                   f"worse on {shown(groups['worse'])}; not resolved on "
+                   f"{', '.join(groups[NOT_RESOLVED]) or 'none'}.")
     return out
 
 

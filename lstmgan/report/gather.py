@@ -298,6 +298,7 @@ def gather(params: Params) -> ReportData:
     evalnets = read_metrics(Path(params.generate.evalnet_metrics))
     tables = Path(params.report.tables)
     study = Path(params.report.ablation_study) if params.report.ablation_study else None
+    study = study if study and study.is_file() else None
     return ReportData(
         params=params, stages=expected_stages(params),
         times=stage_times(Path(params.report.notebooks), evalnets,
@@ -308,5 +309,5 @@ def gather(params: Params) -> ReportData:
         detectors=rows, missing_detectors=missing,
         detect_intervals=read_csv(tables / "detect_intervals.csv"),
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),
-        locked=read_lock(), ablation_study=study if study and study.is_file() else None,
-        study=read_json(study.with_name("metrics.json")) if study and study.is_file() else {})
+        locked=read_lock(), ablation_study=study,
+        study=read_json(study.with_name("metrics.json")) if study else {})

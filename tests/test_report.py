@@ -317,16 +317,21 @@ def test_one_class_detectors_are_flagged(tmp_path, monkeypatch):
 def test_gather_reads_times_settings_and_lock(tmp_path, monkeypatch):
     assert notebook_stage("01_data.ipynb") == "prepare"
     assert notebook_stage("04_detectors-custom_cnn-grayscale.ipynb") == "detect@custom_cnn-grayscale"
+    assert notebook_stage("02_train_gan-none.ipynb") == "train"  # one stage, both variants side by side
     root = make_tree(tmp_path / "proj")
-    _write(root / "dvc.lock", "schema: '2.0'\nstages:\n  train@lstm:\n    cmd: x\n    params:\n      params.yaml:\n"
+    _write(root / "dvc.lock", "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    params:\n      params.yaml:\n"
                               "        gan.train:\n          batch_size: 4\n          clip_len: 8\n          lr: 0.001\n"
                               "          lr_schedule: constant\n        seed: 0\n")
     data = gather(_params(root, monkeypatch))
     times = {t["stage"]: t["seconds"] for t in data.times}
-    assert times == {"prepare": 83.25, "train@lstm": 612.5, "evalnets": 350.5}  # evalnets: its two trainings
+    assert times == {"prepare": 83.25, "train": 612.5, "evalnets": 350.5}  # evalnets: its two trainings
     assert "lower bound" in next(t["source"] for t in data.times if t["stage"] == "evalnets")
     assert data.train["lstm"]["loss_terms"] == {"gen_gan": 0.05, "reconstruction": 1.5}  # no perceptual curve
-    assert data.locked["train@lstm"]["gan.train"]["clip_len"] == 8
+    assert data.locked["train"]["gan.train"]["clip_len"] == 8
+    _notebook(root / "reports" / "notebooks" / "02_train_gan-none.ipynb", 700.0)  # ran beside the lstm one
+    train = next(t for t in gather(load_params("params.yaml")).times if t["stage"] == "train")
+    assert train["seconds"] == 700.0  # side by side: the stage's wall time is the longer notebook, not the sum
+    assert "02_train_gan-lstm.ipynb (612 s), 02_train_gan-none.ipynb (700 s)" in train["source"]
     assert read_lock(root / "absent.lock") == {}
     _write_json(root / "reports" / "metrics" / "evalnets_time.json", {"stage_seconds": 412.0})  # its own record wins
     assert next(t for t in gather(load_params("params.yaml")).times if t["stage"] == "evalnets")["seconds"] == 412.0
@@ -339,7 +344,7 @@ def test_gather_reads_times_settings_and_lock(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 def test_report_renders_from_a_tiny_tree(tmp_path, monkeypatch):
     root = make_tree(tmp_path / "proj", intervals=True)
-    _write(root / "dvc.lock", "schema: '2.0'\nstages:\n  train@lstm:\n    params:\n      params.yaml:\n"
+    _write(root / "dvc.lock", "schema: '2.0'\nstages:\n  train:\n    params:\n      params.yaml:\n"
                               "        gan.train:\n          batch_size: 4\n          clip_len: 8\n          lr: 0.001\n"
                               "          lr_schedule: constant\n")
     train = json.loads((root / "reports/metrics/train-lstm.json").read_text())
@@ -355,7 +360,8 @@ def test_report_renders_from_a_tiny_tree(tmp_path, monkeypatch):
     assert "The rule behind every verdict." in md and "supported by the data" not in md
     # settings as run: lock + log, never "perceptual 10" when no perceptual curve was logged
     assert "| lstm | 600 | 64 | cpu x1 | 4 x 8 frames | 0.001 (constant) | gen_gan 0.05, reconstruction 1.5 | dvc.lock |" in md
-    assert "params.yaml (no dvc.lock record)" in md  # none has no lock entry
+    assert "| none | 600 | 64 | cpu x1 | 4 x 8 frames | 0.001 (constant) |" in md  # one train stage: one lock record
+    assert "params.yaml (no dvc.lock record)" not in md
     assert "perceptual (VGG19) loss is configured (10) but did not run" in md
     assert "| vgg19-base | scratch | 32 | 2 (2) | 256 | 400 | 41.5 |" in md
     assert "| vgg19-base | scratch | YES | 0.500 [0.500, 0.500] |" in md

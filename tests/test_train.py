@@ -391,7 +391,7 @@ def test_extra_fakes_train_the_critic_on_the_decoder_image_and_the_wrong_pose(st
     values = train_step(gen, disc, optimizers, source, driving, gan, None, 1)
     assert "disc/acc_decoded" in values and "gen/gen_gan_decoded" not in values
 
-    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=0")  # no extra fakes
+    gan, nets = _disc_nets(store_root, "gan.loss.disc_decoded=0", "gan.loss.disc_wrong_pose=0")  # no extra fakes
     assert gan.loss.disc_decoded == gan.loss.disc_wrong_pose == 0
     gen, disc = GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE)
     nets["discriminator"].eval()  # spectral norm's power iteration would move between the calls
@@ -413,3 +413,15 @@ def test_keypoint_spread_is_the_rms_distance_from_the_centroid_in_pixels():
     assert keypoint_spread_px(kp, 64).tolist() == pytest.approx([16.0, 0.0])
     kp3 = torch.tensor([[[0.0, 0.0], [0.0, 0.0], [0.0, 0.3]]])  # centroid (0, 0.1): distances 0.1, 0.1, 0.2
     assert keypoint_spread_px(kp3, 2).item() == pytest.approx(((0.01 + 0.01 + 0.04) / 3) ** 0.5)
+
+
+def test_wrong_pose_frames_pair_each_frame_with_another_clip_or_the_reversed_clip():
+    """Known answer: with several clips, frame (i, j) becomes frame (i - 1, j) (another video, so
+    another face and pose); with one clip, the clip reversed in time."""
+    from lstmgan.models.full_model import wrong_pose_frames
+
+    clips = torch.arange(3 * 4, dtype=torch.float32).view(3, 4, 1, 1, 1).expand(3, 4, 3, 2, 2)
+    out = wrong_pose_frames(clips)
+    assert out.shape == (12, 3, 2, 2)
+    assert out[:, 0, 0, 0].tolist() == [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert wrong_pose_frames(clips[:1])[:, 0, 0, 0].tolist() == [3, 2, 1, 0]

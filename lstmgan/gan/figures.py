@@ -267,7 +267,7 @@ def dense_motion(source: Any, driving: Any, out: Mapping[str, Any], t: int | Non
 
 
 PROBE_INPUTS = (("real", "real frames"), ("generated", "generated frames"),
-                ("blurred", "real, 5x5 box blur"), ("wrong_pose", "source frame, wrong pose"))
+                ("blurred", "real, 5x5 box blur"), ("wrong_pose", "another clip's frame (wrong pose)"))
 ACCURACIES = (("disc/acc_real", "real frames"), ("disc/acc_fake", "generated frames"),
               ("disc/acc_decoded", "decoder image"), ("disc/acc_wrong_pose", "wrong-pose frames"))
 

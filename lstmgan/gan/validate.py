@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstmgan.models.full_model import wrong_pose_frames
+
 
 def reconstruct(nets: Mapping[str, nn.Module], source: Tensor, driving: Tensor) -> dict[str, Tensor]:
     """Animate ``source`` (B,3,S,S) with ``driving`` (B,T,3,S,S): the generator's output dict."""
@@ -86,8 +88,9 @@ def discriminator_probe(nets: Mapping[str, nn.Module], batches: Iterable[tuple[T
     """What the frame discriminator tells apart on held-out clips (mean patch score, real -> 1).
 
     ``real``: the driving frames; ``generated``: the model's reconstruction of them; ``blurred``:
-    the real frames through a 5x5 box filter; ``wrong_pose``: the source frame (another pose)
-    judged against the driving frame's keypoints. Every input gets the driving frame's keypoint
+    the real frames through a 5x5 box filter; ``wrong_pose``: real frames of another clip (another
+    face and pose, :func:`~lstmgan.models.full_model.wrong_pose_frames`) judged against the
+    driving frame's keypoints. Every input gets the driving frame's keypoint
     heatmaps (as in training). ``accuracy``: real-vs-generated patch accuracy (mean of the
     fractions of real patches scored > 0.5 and generated patches scored < 0.5); the
     ``*_std`` entries are the spread of the per-image scores (to read a difference against).
@@ -97,14 +100,13 @@ def discriminator_probe(nets: Mapping[str, nn.Module], batches: Iterable[tuple[T
     with eval_mode(nets):
         for source, driving in batches:
             source, driving = source.to(device), driving.to(device)
-            b, t = driving.shape[:2]
             with autocast:
                 out = reconstruct(nets, source, driving)
                 kp = out["kp_driving"]["value"].flatten(0, 1)
                 frames = driving.flatten(0, 1)
                 inputs = {"real": frames, "generated": out["prediction"].flatten(0, 1).float(),
                           "blurred": box_blur(frames),
-                          "wrong_pose": source[:, None].expand(b, t, *source.shape[1:]).flatten(0, 1)}
+                          "wrong_pose": wrong_pose_frames(driving)}
                 for name, images in inputs.items():
                     mean, real_fraction = _mean_scores(nets["discriminator"], images, kp)
                     sums.setdefault(name, []).append(mean)

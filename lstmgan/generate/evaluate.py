@@ -418,7 +418,7 @@ def check_checkpoints(checkpoints: dict[str, Path]) -> None:
         raise UserError("generate.methods is empty; name at least one trained generator (lstm, none)")
     for method, path in checkpoints.items():
         if not Path(path).is_file():
-            raise UserError(f"{path}: no checkpoint for method {method!r}; run `dvc repro train@{method}` "
+            raise UserError(f"{path}: no checkpoint for method {method!r}; run `dvc repro train` "
                             f"(or `lstmgan train --set gan.temporal={method}`) first, or pass --checkpoint {method}=PATH")
 
 

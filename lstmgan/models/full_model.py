@@ -65,6 +65,18 @@ def build_networks(gan: GanParams, image_size: int) -> dict[str, nn.Module]:
     return networks
 
 
+def wrong_pose_frames(clips: Tensor) -> Tensor:
+    """Real frames in a pose that disagrees with each frame's keypoints: (B,T,C,H,W) -> (B*T,C,H,W).
+
+    Frame ``(i, j)`` is replaced by frame ``j`` of the previous clip in the batch (another video, so
+    another face and pose), the mismatched-condition negative of conditional GANs: real texture, so
+    only a critic that reads the keypoint heatmaps can reject it. With one clip, the clip reversed
+    in time (the same video in its other poses).
+    """
+    other = clips.roll(1, dims=0) if clips.shape[0] > 1 else clips.flip(1)
+    return other.flatten(0, 1)
+
+
 def _per_clip(kp: dict[str, Tensor], b: int, t: int) -> dict[str, Tensor]:
     return {name: value.view(b, t, *value.shape[1:]) for name, value in kp.items()}
 
@@ -156,17 +168,14 @@ class DiscriminatorFullModel(nn.Module):
         real = [s for _, s in self.discriminator(frames, kp)]
         fakes = {"fake": (1.0, fake_frames)}
         # extra fakes: the decoder's own image (what the generator synthesises, before blending
-        # with the warped source) and a real frame in the wrong pose (the source frame judged
-        # against the driving keypoints); the fake half of the loss is their weighted mean, so
+        # with the warped source) and a real frame in the wrong pose (another clip's frame judged
+        # against these keypoints: wrong_pose_frames); the fake half of the loss is their weighted mean, so
         # real and fake keep equal weight (a blind critic still settles at 0.5, not below)
         loss = self.gan.loss
         if loss.disc_decoded and "decoded" in generated:
             fakes["decoded"] = (loss.disc_decoded, generated["decoded"].detach().flatten(0, 1).float())
-        if loss.disc_wrong_pose and "source" in generated:
-            b, t = driving.shape[:2]
-            source = generated["source"].detach().float()
-            fakes["wrong_pose"] = (loss.disc_wrong_pose,
-                                   source[:, None].expand(b, t, *source.shape[1:]).flatten(0, 1))
+        if loss.disc_wrong_pose:
+            fakes["wrong_pose"] = (loss.disc_wrong_pose, wrong_pose_frames(driving.float()))
         scores = {name: [s for _, s in self.discriminator(images, kp)] for name, (_, images) in fakes.items()}
         total_weight = sum(weight for weight, _ in fakes.values())
         fake_term = sum(weight * L.lsgan_fake(scores[name]) for name, (weight, _) in fakes.items()) / total_weight

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lstmgan.report.gather import ReportData, not_available, num
+from lstmgan.report.gather import TRAIN_STAGE, ReportData, not_available, num
 from lstmgan.utils.stats import Interval, bootstrap_mean, bootstrap_statistic, paired_difference, verdict
 
 RULE = ("A difference is claimed only when its 95% interval excludes zero (`lstmgan.utils.stats.verdict`); "
@@ -265,7 +265,7 @@ def discuss_gan(data: ReportData) -> list[str]:
         out.append(f"GAN `{temporal}` after {m.get('steps', 'n/a')} steps: validation L1 {l1:.4f} against {copy:.4f} "
                    f"for copying the source frame, ratio {ratio:.3f}, {side} the {target:g}x goal (a point "
                    "estimate on the fixed validation clips; the train stage records no interval).")
-    return out or [f"No GAN was trained yet; {not_available('train@lstm')}."]
+    return out or [f"No GAN was trained yet; {not_available(TRAIN_STAGE)}."]
 
 
 PROBE_SEPARATION_SD = 2.0  # the probe "separates" two inputs when their mean scores differ by more than this x sd
@@ -527,7 +527,7 @@ def thesis_rows(data: ReportData) -> list[dict[str, str]]:
     trend = disc_trend(series, data.params.seed)
     claim = "The discriminator's accuracy falls as the generator improves"
     if trend is None:
-        add(claim, "yes (training figure)", not_available("train@lstm") if not series else
+        add(claim, "yes (training figure)", not_available(TRAIN_STAGE) if not series else
             f"{len(series)} logged points (fewer than 8)", "not available" if not series else NOT_RESOLVED, "")
     else:
         early, change = trend
@@ -569,7 +569,7 @@ def known_defects(data: ReportData) -> list[str]:
         out.append(f"One-class detectors: {', '.join(single)} (see section 4).")
     for temporal, m in data.train.items():
         terms = m.get("loss_terms") or {}
-        locked = (data.locked.get(f"train@{temporal}") or {}).get("gan.loss")
+        locked = (data.locked.get(TRAIN_STAGE) or {}).get("gan.loss")
         weight = num(locked.get("perceptual")) if isinstance(locked, dict) else data.params.gan.loss.perceptual
         if terms and "perceptual" not in terms and weight:
             out.append(f"`{temporal}`: the perceptual (VGG19) loss is configured ({weight:g}) but did not run (no "

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from lstmgan.report.discuss import (GENERATION_UNITS, HIGHER_IS_BETTER, detector_interval, method_intervals,
                                     one_class_runs)
-from lstmgan.report.gather import DATA_FIGURES, TRAIN_FIGURES, ReportData, num, repro
+from lstmgan.report.gather import DATA_FIGURES, TRAIN_FIGURES, TRAIN_STAGE, ReportData, num, repro
 from lstmgan.utils.io import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def stage_figures(data: ReportData) -> list[tuple[str, Path, str, str, str]]:
             if name == "reconstructions" and t != (p.generate.methods[0] if p.generate.methods else t):
                 continue
             out.append((f"train-{t}-{name}.png", folder / f"{name}.png", f"`{t}`: {cap}",
-                        "defects" if name == "keypoints" else "training", f"train@{t}"))
+                        "defects" if name == "keypoints" else "training", TRAIN_STAGE))
     gen = Path(p.generate.figures)
     for name, cap in (("cross_identity_grid", "cross-identity animation: source identity, driving motion"),
                       ("per_video_metrics", "per-video test metrics")):

@@ -20,7 +20,7 @@ from lstmgan import __version__
 from lstmgan.config import Params
 from lstmgan.report import discuss as D
 from lstmgan.report.figures import Figure, draw_figures, figures_of
-from lstmgan.report.gather import ReportData, evalnets_time_path, gather, not_available, num
+from lstmgan.report.gather import TRAIN_STAGE, ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
 from lstmgan.utils.tables import csv_text, markdown_table
 
@@ -93,7 +93,7 @@ def gan_settings(data: ReportData) -> str:
         m = data.train.get(t)
         if m is None:
             continue
-        locked = data.locked.get(f"train@{t}") or {}
+        locked = data.locked.get(TRAIN_STAGE) or {}
         recorded = m.get("settings") if isinstance(m.get("settings"), dict) else None  # the run's own record
         train = recorded or (locked.get("gan.train") if isinstance(locked.get("gan.train"), dict) else None)
         g = data.params.gan.train
@@ -110,7 +110,7 @@ def gan_settings(data: ReportData) -> str:
                          f"{k} {v:.3g}" for k, v in terms.items()) or "not logged",
                      "optimisation from": src})
     if not rows:
-        return f"_{not_available('train@lstm')}._\n"
+        return f"_{not_available(TRAIN_STAGE)}._\n"
     return markdown_table(rows)
 
 
@@ -211,7 +211,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
              f"copies at CRF {', '.join(str(c) for c in d.crf)}.\n")
     s.append(_images(figures_of(figures, "data"), report_path) or f"_{not_available('prepare')}._\n")
 
-    s.append("## 2. GAN training (`dvc repro train@lstm`, `dvc repro train@none`)\n")
+    s.append("## 2. GAN training (`dvc repro train`: both variants, side by side)\n")
     s.append("Settings each model actually ran with (steps, size and device from reports/metrics/train-<t>.json; "
              "loss terms from the training log, where a term that was off has no curve):\n\n" + gan_settings(data))
     s.append("\n" + _bullets(D.discuss_gan(data)))

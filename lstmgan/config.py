@@ -143,7 +143,7 @@ class GanLossParams:
 class GanTrainParams:
     """The optimisation (lstmgan.gan.train); changing any of these retrains."""
 
-    steps: int = 400  # both variants side by side in ~15 min on a quiet 2-core CPU (8-frame clips)
+    steps: int = 400  # both variants side by side in 16.5 min on a quiet 2-core CPU (8-frame clips)
     batch_size: int = 4  # clips per step (per process under torchrun)
     clip_len: int = 8  # driving frames per clip (the ConvLSTM runs across them)
     lr: float = 4e-4  # 2x FOMM's: at 400 steps val L1 0.590x copy (2e-4 needs 600 steps for 0.596x)
@@ -252,7 +252,7 @@ class DetectParams:
     grid_images: int = 16  # face crops in the prediction grid
     device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
     threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
-    channels_last: bool = True  # NHWC weights (measured: ResNet18 12% faster on 2 CPU cores; same math, other rounding)
+    channels_last: bool = True  # NHWC weights (measured: DenseNet121, custom CNN, VGG19 stages 15-25% shorter on 2 cores)
     # in-domain pretraining (lstmgan.detect.pretrain): identity classification on real frames of the
     # GAN's training identities before detection fine-tuning (false: ImageNet or scratch only)
     face_pretrain: bool = False

@@ -467,7 +467,7 @@ def test_probe_sentence_follows_the_stated_separation_rule():
                       per_video=[], evalnets={}, detectors=[], missing_detectors=[])
     (sentence,) = D.discuss_probe(data)
     assert "5x5-blurred real frames 0.415 (separated: +3.0 sd)" in sentence
-    assert "wrong pose 0.535 (not separated: -0.0 sd)" in sentence
+    assert "(wrong face and pose) 0.535 (not separated: -0.0 sd)" in sentence
     assert "generated frames 0.475 (not separated: +1.5 sd)" in sentence
     data.train = {"none": {}}
     assert D.discuss_probe(data) == []

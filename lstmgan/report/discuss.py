@@ -278,7 +278,7 @@ def discuss_probe(data: ReportData) -> list[str]:
     separated when it exceeds ``PROBE_SEPARATION_SD`` times the per-image spread (the root mean square of
     the two inputs' per-image standard deviations); otherwise "not separated".
     """
-    labels = {"blurred": "5x5-blurred real frames", "wrong_pose": "the source frame in the wrong pose",
+    labels = {"blurred": "5x5-blurred real frames", "wrong_pose": "real frames of another clip (wrong face and pose)",
               "generated": "its own generated frames"}
     out = []
     for temporal, m in data.train.items():

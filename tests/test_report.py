@@ -339,6 +339,15 @@ def test_gather_reads_times_settings_and_lock(tmp_path, monkeypatch):
     assert vgg["predicted_fake"] == 0.0 and vgg["image_size"] == 32 and vgg["epochs"] == 2
 
 
+def test_gan_settings_fall_back_to_params_without_a_lock_record(tmp_path, monkeypatch):
+    """No dvc.lock (a notebook run by hand): the optimisation shown is params.yaml's, and it says so."""
+    from lstmgan.report.render import gan_settings
+
+    root = make_tree(tmp_path / "proj")
+    table = gan_settings(gather(_params(root, monkeypatch)))
+    assert "| lstm | 600 | 64 |" in table and "params.yaml (no dvc.lock record)" in table
+
+
 # --------------------------------------------------------------------------------------------
 # The whole report from the fake tree
 # --------------------------------------------------------------------------------------------

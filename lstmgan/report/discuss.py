@@ -178,8 +178,9 @@ def discuss_ablation(data: ReportData) -> list[str]:
     out = []
     diffs = paired_intervals(data)
     groups = by_verdict({m: iv for m, (iv, _) in diffs.items()})
+    verdict_of = {metric: v for v, metrics in groups.items() for metric in metrics}
     for metric, (iv, source) in diffs.items():
-        v = decide(iv, metric in HIGHER_IS_BETTER)
+        v = verdict_of[metric]
         if metric in TEMPORAL_METRICS + ("l1",):
             said = (f"the LSTM model is {v} than the baseline" if v != NOT_RESOLVED
                     else "the difference is not resolved")
@@ -567,10 +568,10 @@ def known_defects(data: ReportData) -> list[str]:
     single = one_class_runs([r for r in data.detectors if math.isfinite(r["frame_auc"])])
     if single:
         out.append(f"One-class detectors: {', '.join(single)} (see section 4).")
+    locked = (data.locked.get(TRAIN_STAGE) or {}).get("gan.loss")  # one train stage: one record for every variant
+    weight = num(locked.get("perceptual")) if isinstance(locked, dict) else data.params.gan.loss.perceptual
     for temporal, m in data.train.items():
         terms = m.get("loss_terms") or {}
-        locked = (data.locked.get(TRAIN_STAGE) or {}).get("gan.loss")
-        weight = num(locked.get("perceptual")) if isinstance(locked, dict) else data.params.gan.loss.perceptual
         if terms and "perceptual" not in terms and weight:
             out.append(f"`{temporal}`: the perceptual (VGG19) loss is configured ({weight:g}) but did not run (no "
                        "gen/perceptual curve in its training log): its ImageNet weights were not in the torch hub "

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DATA_FIGURES = Path("reports/figures/data")  # notebooks/01_data.ipynb
 TRAIN_STAGE = "train"  # dvc.yaml: one stage trains every generate.methods variant, side by side
+FOREACH_STAGES = ("detect",)  # dvc.yaml stages with one notebook per item (detect@<model>-<variant>)
 TRAIN_FIGURES = "reports/figures/train/{temporal}"  # notebooks/02_train_gan.ipynb
 TRAIN_METRICS = "reports/metrics/train-{temporal}.json"  # lstmgan.gan.train defaults
 TRAIN_LOG = "reports/train/{temporal}"  # the dvclive folder of lstmgan.gan.train
@@ -193,7 +194,7 @@ def notebook_stage(name: str) -> str:
     prefix, _, rest = stem.partition("-")
     base = {"01_data": "prepare", "02_train_gan": TRAIN_STAGE, "03_generate": "generate",
             "04_detectors": "detect", "05_report": "report"}.get(prefix, prefix)
-    return f"{base}@{rest}" if rest and base != TRAIN_STAGE else base
+    return f"{base}@{rest}" if rest and base in FOREACH_STAGES else base
 
 
 def stage_times(notebooks_dir: Path, evalnets: dict[str, Any], evalnets_time: dict[str, Any] | None = None
@@ -212,8 +213,8 @@ def stage_times(notebooks_dir: Path, evalnets: dict[str, Any], evalnets_time: di
         if len(runs) == 1:
             source = f"papermill duration of {runs[0][0]}"
         else:  # one stage running its notebooks side by side (train): the longest is its wall time
-            source = "papermill durations of " + ", ".join(f"{name} ({s:.0f} s)" for (name, _), s in zip(runs, seconds)) \
-                     + ", run side by side: the longest"
+            each = ", ".join(f"{name} ({s:.0f} s)" for (name, _), s in zip(runs, seconds))
+            source = f"papermill durations of {each}, run side by side: the longest"
         rows.append({"stage": stage, "seconds": max(seconds), "source": source,
                      "finished": max(str(meta.get("end_time") or "")[:19].replace("T", " ") for _, meta in runs),
                      "failed": any(bool(meta.get("exception")) for _, meta in runs)})

@@ -89,11 +89,11 @@ def gan_settings(data: ReportData) -> str:
     """What each GAN ran with: steps, image size and device from its metrics, loss terms from its log,
     optimisation from dvc.lock (else params.yaml, said so)."""
     rows = []
+    locked = data.locked.get(TRAIN_STAGE) or {}  # one train stage: one record for every variant
     for t in data.params.generate.methods:
         m = data.train.get(t)
         if m is None:
             continue
-        locked = data.locked.get(TRAIN_STAGE) or {}
         recorded = m.get("settings") if isinstance(m.get("settings"), dict) else None  # the run's own record
         train = recorded or (locked.get("gan.train") if isinstance(locked.get("gan.train"), dict) else None)
         g = data.params.gan.train

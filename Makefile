@@ -47,7 +47,7 @@ bench: $(STAMP)
 study-%: $(STAMP)
 	test -f studies/$*/pipeline.yaml
 	cp studies/$*/pipeline.yaml studies/$*/dvc.yaml
-	PYTHONPATH=$(CURDIR) $(BIN)/dvc repro studies/$*/dvc.yaml
+	PYTHONPATH=$(CURDIR) $(BIN)/python studies/run_cells.py studies/$*/dvc.yaml --jobs 2
 
 plots: $(STAMP)
 	$(BIN)/dvc plots show

@@ -30,12 +30,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lstmgan.utils.io import atomic_write_text, read_metrics
-from lstmgan.utils.stats import Interval, bootstrap_statistic, verdict
+from lstmgan.utils.stats import HIGHER_IS_BETTER, Interval, bootstrap_statistic, verdict
 
 log = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "ap", "auc", "eer")
-HIGHER_IS_BETTER = {"accuracy": True, "ap": True, "auc": True, "eer": False}
 LEVELS = ("frame", "video")
 
 
@@ -259,7 +258,7 @@ def pairwise_table(stages: dict[str, dict[str, Any]], metrics: Sequence[str] = (
                 for lv in levels:
                     iv = paired_interval(scored[(a, lv)], scored[(b, lv)], metric, n_boot, seed)
                     rows.append({"a": a, "b": b, "metric": metric, "level": lv, "difference": iv.estimate,
-                                 "low": iv.low, "high": iv.high, "verdict": verdict(iv, HIGHER_IS_BETTER[metric])})
+                                 "low": iv.low, "high": iv.high, "verdict": verdict(iv, metric in HIGHER_IS_BETTER)})
     return pd.DataFrame(rows, columns=["a", "b", "metric", "level", "difference", "low", "high", "verdict"])
 
 

@@ -8,7 +8,8 @@ column per metric. Every interval comes from :mod:`lstmgan.utils.stats`:
 * a comparison ``A vs B``: the paired difference ``A - B`` on the same units (seeds paired by
   position: independent runs, any pairing is as good), with the same bootstrap;
 * its verdict (better / worse / not resolved at this budget) from whether the interval excludes 0,
-  in the direction the metric prefers (:data:`HIGHER_IS_BETTER`), never from a point estimate.
+  in the direction the metric prefers (:data:`lstmgan.utils.stats.HIGHER_IS_BETTER`), never from a
+  point estimate.
 
 Units present for one method but not the other, and units where either value is NaN, are dropped
 from a comparison (a paired difference needs both). The same ``boot_seed`` is used everywhere,
@@ -22,12 +23,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from lstmgan.utils.stats import Interval, bootstrap_seeds_videos, paired_difference, verdict, verdict_sentence
-
-# metrics where a larger value is better; for all others lower is better. ``sharpness_dec`` (gradient
-# energy of generated / real in the decoder-filled regions) counts as higher-is-better because the
-# generators blur (ratios below 1); a ratio above 1 would be noise, which the table's mean shows.
-HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "driver_aed", "sharpness_dec"})
+from lstmgan.utils.stats import (HIGHER_IS_BETTER, Interval, bootstrap_seeds_videos, paired_difference, verdict,
+                                 verdict_sentence)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,6 @@ class GeneratorFullModel(nn.Module):
             losses["temporal_gen_gan"] = gan.loss.temporal_gan * L.lsgan_generator([score])
 
         generated = dict(out)
-        generated["source"] = source
         generated["kp_source"] = kp_source
         generated["kp_driving"] = kp_driving
         return losses, generated

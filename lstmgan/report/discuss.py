@@ -24,7 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, not_available, num
-from lstmgan.utils.stats import Interval, bootstrap_mean, bootstrap_statistic, paired_difference, verdict
+from lstmgan.utils.stats import (HIGHER_IS_BETTER, Interval, bootstrap_mean, bootstrap_statistic, paired_difference,
+                                 verdict)
 
 RULE = ("A difference is claimed only when its 95% interval excludes zero (`lstmgan.utils.stats.verdict`); "
         "a point estimate without an interval yields \"not resolved\". A thesis figure \"agrees\" when it lies "
@@ -47,7 +48,6 @@ GENERATION_UNITS = {
 RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error")
 TEMPORAL_METRICS = ("flicker", "warp_error")
 STUDY_TEMPORAL_METRICS = ("flicker", "warp_error", "tof")  # the study records TecoGAN's tOF too
-HIGHER_IS_BETTER = {"psnr", "ssim", "driver_aed", "sharpness_dec", "accuracy", "balanced_accuracy", "ap", "auc"}
 
 # The thesis's detection claims (M.Sc. thesis "Deep Fakes Generation Using LSTM based Generative
 # Adversarial Networks"): (claim, thesis value shown, model, variants, metric, value).

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from lstmgan.report.discuss import (GENERATION_UNITS, HIGHER_IS_BETTER, detector_interval, method_intervals,
-                                    one_class_runs)
+from lstmgan.report.discuss import GENERATION_UNITS, detector_interval, method_intervals, one_class_runs
 from lstmgan.report.gather import DATA_FIGURES, TRAIN_FIGURES, TRAIN_STAGE, ReportData, num, repro
 from lstmgan.utils.io import atomic_dir
+from lstmgan.utils.stats import HIGHER_IS_BETTER
 
 log = logging.getLogger(__name__)
 

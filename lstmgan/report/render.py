@@ -22,6 +22,7 @@ from lstmgan.report import discuss as D
 from lstmgan.report.figures import Figure, draw_figures, figures_of
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
+from lstmgan.utils.stats import HIGHER_IS_BETTER
 from lstmgan.utils.tables import csv_text, markdown_table
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def generation_table(data: ReportData) -> str:
     return (markdown_table(rows, ["method", *metrics])
             + "\nMean over test videos [95% bootstrap interval over videos, one seed]. Units: "
             + "; ".join(f"{k}: {D.GENERATION_UNITS[k]}" for k in metrics)
-            + ". Lower is better except " + ", ".join(sorted(D.HIGHER_IS_BETTER & set(metrics))) + ".\n")
+            + ". Lower is better except " + ", ".join(sorted(HIGHER_IS_BETTER & set(metrics))) + ".\n")
 
 
 def paired_table(data: ReportData) -> str:
@@ -151,7 +152,7 @@ def paired_table(data: ReportData) -> str:
     if not diffs:
         return ""
     rows = [{"metric": k, "lstm - none [95%]": D.iv_text(iv, 5, signed=True),
-             "verdict for lstm": D.decide(iv, k in D.HIGHER_IS_BETTER), "interval from": src}
+             "verdict for lstm": D.decide(iv, k in HIGHER_IS_BETTER), "interval from": src}
             for k, (iv, src) in diffs.items()]
     return markdown_table(rows)
 

@@ -18,6 +18,13 @@ import numpy as np
 
 Verdict = Literal["better", "worse", "not resolved"]
 
+# The one list of metrics where a larger value is better (generation, then detection); every other
+# metric (errors, distances, flicker, EER) is better lower. ``sharpness_dec`` (gradient energy of
+# generated / real in the decoder-filled regions) counts as higher-is-better because the generators
+# blur (ratios below 1); a ratio above 1 would be noise, which the table's mean shows.
+HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "driver_aed", "sharpness_dec",
+                              "accuracy", "balanced_accuracy", "ap", "auc"})
+
 
 @dataclass(frozen=True)
 class Interval:

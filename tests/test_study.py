@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -129,4 +130,66 @@ def test_a_plain_dvc_status_speaks_of_the_main_pipeline_only() -> None:
     assert studies == ["ablation", "detect"]
     assert "cp studies/$*/pipeline.yaml studies/$*/dvc.yaml" in (ROOT / "Makefile").read_text()
     # DVC refuses to run a git-ignored dvc.yaml: the installed copy must not be ignored
-    assert subprocess.run(["git", "check-ignore", "-q", "studies/detect/dvc.yaml"], cwd=ROOT).returncode == 1
+    for study in studies:
+        assert subprocess.run(["git", "check-ignore", "-q", f"studies/{study}/dvc.yaml"], cwd=ROOT).returncode == 1, study
+    assert "studies/run_cells.py studies/$*/dvc.yaml" in (ROOT / "Makefile").read_text()
+
+
+def _run_cells():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_cells", ROOT / "studies" / "run_cells.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_cells"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+DRY_RUN = """Stage 'prepare' didn't change, skipping
+Running stage 'studies/ablation/dvc.yaml:evalnets':
+> lstmgan evalnets --set a=1
+
+Running stage 'studies/ablation/dvc.yaml:train@variant0-0':
+> export OMP_NUM_THREADS=1 && lstmgan train --set seed=0
+
+Running stage 'studies/ablation/dvc.yaml:train@variant1-0':
+> export OMP_NUM_THREADS=1 && lstmgan train --set seed=0 --set gan.temporal=none
+
+Running stage 'studies/ablation/dvc.yaml:evaluate@variant0-0':
+> lstmgan evaluate --checkpoint lstm=x
+
+Running stage 'studies/ablation/dvc.yaml:aggregate':
+> lstmgan study
+"""
+
+
+def test_run_cells_reads_a_dry_run_and_orders_the_cells() -> None:
+    """The cell runner takes each stage's own command from `dvc repro --dry`, runs the stages before the
+    first cell through DVC, and starts an evaluation only after the training with its key."""
+    rc = _run_cells()
+    stages = rc.parse_dry_run(DRY_RUN)
+    assert [s.name.rsplit(":", 1)[-1] for s in stages] == ["evalnets", "train@variant0-0", "train@variant1-0",
+                                                           "evaluate@variant0-0", "aggregate"]
+    assert stages[1].cmd == "export OMP_NUM_THREADS=1 && lstmgan train --set seed=0"
+    before, cells, after = rc.plan(stages)
+    assert [s.kind for s in before] == ["evalnets"] and [s.kind for s in after] == ["aggregate"]
+    assert [(c.kind, c.key) for c in cells] == [("train", "variant0-0"), ("train", "variant1-0"),
+                                                ("evaluate", "variant0-0")]
+    evaluate = cells[2]
+    assert rc.ready(cells[0], set(), cells) and not rc.ready(evaluate, set(), cells)
+    assert not rc.ready(evaluate, {cells[1].name}, cells) and rc.ready(evaluate, {cells[0].name}, cells)
+    assert rc.plan(rc.parse_dry_run("Data and pipelines are up to date.\n")) == ([], [], [])
+
+
+def test_run_cells_runs_jobs_side_by_side_and_stops_on_a_failure(tmp_path) -> None:
+    """Real subprocesses: every cell runs once with OMP_NUM_THREADS=1; a failing cell raises, naming its log."""
+    rc = _run_cells()
+    out = tmp_path / "out"
+    out.mkdir()
+    cells = [rc.Stage(f"p:train@k{i}", f"echo $OMP_NUM_THREADS > {out}/train{i}") for i in range(3)]
+    cells += [rc.Stage(f"p:evaluate@k{i}", f"test -f {out}/train{i} && touch {out}/eval{i}") for i in range(3)]
+    rc.run_cells(cells, jobs=2, logs=str(tmp_path / "logs"))
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"train{i}" for i in range(3)] + [f"eval{i}" for i in range(3)])
+    assert {(out / f"train{i}").read_text().strip() for i in range(3)} == {"1"}
+    with pytest.raises(SystemExit, match="evaluate@k9 failed"):
+        rc.run_cells([rc.Stage("p:evaluate@k9", "exit 3")], jobs=2, logs=str(tmp_path / "logs"))

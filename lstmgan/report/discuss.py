@@ -185,9 +185,9 @@ def discuss_ablation(data: ReportData) -> list[str]:
             said = (f"the LSTM model is {v} than the baseline" if v != NOT_RESOLVED
                     else "the difference is not resolved")
             out.append(f"{metric} (lstm - none): {iv_text(iv, 5, signed=True)} ({source}); {said}.")
-    out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {', '.join(groups['better']) or 'none'}; "
-               f"worse on {', '.join(groups['worse']) or 'none'}; not resolved on "
-               f"{', '.join(groups[NOT_RESOLVED]) or 'none'}.")
+    out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {', '.join(groups['better']) or 'no metric'}; "
+               f"worse on {', '.join(groups['worse']) or 'no metric'}; not resolved on "
+               f"{', '.join(groups[NOT_RESOLVED]) or 'no metric'}.")
     if isinstance(gen.get("copy-source"), dict):
         for method in ("lstm", "none"):
             for metric in TEMPORAL_METRICS:
@@ -245,11 +245,11 @@ def discuss_study(data: ReportData) -> list[str]:
         groups = by_verdict(diffs)
 
         def shown(metrics: list[str]) -> str:
-            return "; ".join(f"{m} {iv_text(diffs[m], 5, signed=True)}" for m in metrics) or "none"
+            return "; ".join(f"{m} {iv_text(diffs[m], 5, signed=True)}" for m in metrics) or "no metric"
 
         out.append(f"{a} vs {b} ({basis}): {a} better on {shown(groups['better'])}; "
                    f"worse on {shown(groups['worse'])}; not resolved on "
-                   f"{', '.join(groups[NOT_RESOLVED]) or 'none'}.")
+                   f"{', '.join(groups[NOT_RESOLVED]) or 'no metric'}.")
     return out
 
 

@@ -116,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logs = args.logs or os.path.join(os.path.dirname(args.pipeline), "logs")
 
-    def dvc(*a: str, capture: bool = False) -> str:
-        out = subprocess.run(["dvc", *a], check=True, text=True, capture_output=capture)
-        return out.stdout if capture else ""
+    def dvc(*a: str) -> None:
+        subprocess.run(["dvc", *a], check=True)
 
     start = time.time()
     for round_ in range(len(CELL_KINDS) + 1):

@@ -92,6 +92,11 @@ def point(value: float) -> Interval:
     return Interval(float(value), math.nan, math.nan)
 
 
+def listed(names: Sequence[str], sep: str = ", ") -> str:
+    """Names joined for a verdict sentence; "no metric" when there are none ("none" is a method's name)."""
+    return sep.join(names) or "no metric"
+
+
 def decide(iv: Interval | None, higher_is_better: bool) -> str:
     """The one rule: better / worse when the 95% interval of (A - B) excludes 0, else not resolved."""
     return NOT_RESOLVED if iv is None else verdict(iv, higher_is_better)
@@ -185,9 +190,8 @@ def discuss_ablation(data: ReportData) -> list[str]:
             said = (f"the LSTM model is {v} than the baseline" if v != NOT_RESOLVED
                     else "the difference is not resolved")
             out.append(f"{metric} (lstm - none): {iv_text(iv, 5, signed=True)} ({source}); {said}.")
-    out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {', '.join(groups['better']) or 'no metric'}; "
-               f"worse on {', '.join(groups['worse']) or 'no metric'}; not resolved on "
-               f"{', '.join(groups[NOT_RESOLVED]) or 'no metric'}.")
+    out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {listed(groups['better'])}; "
+               f"worse on {listed(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}.")
     if isinstance(gen.get("copy-source"), dict):
         for method in ("lstm", "none"):
             for metric in TEMPORAL_METRICS:
@@ -245,11 +249,10 @@ def discuss_study(data: ReportData) -> list[str]:
         groups = by_verdict(diffs)
 
         def shown(metrics: list[str]) -> str:
-            return "; ".join(f"{m} {iv_text(diffs[m], 5, signed=True)}" for m in metrics) or "no metric"
+            return listed([f"{m} {iv_text(diffs[m], 5, signed=True)}" for m in metrics], "; ")
 
         out.append(f"{a} vs {b} ({basis}): {a} better on {shown(groups['better'])}; "
-                   f"worse on {shown(groups['worse'])}; not resolved on "
-                   f"{', '.join(groups[NOT_RESOLVED]) or 'no metric'}.")
+                   f"worse on {shown(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}.")
     return out
 
 

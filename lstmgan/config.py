@@ -97,6 +97,8 @@ class GanModelParams:
     dm_scale_factor: float = 0.5
     kp_variance: float = 0.01  # width of the keypoint Gaussians fed to the networks
     occlusion_bias: float = 4.0  # initial occlusion logit: start with the warped source visible
+    head_kernel: Literal[1, 3, 5, 7] = 7  # kernel of the output convolutions (keypoint heatmaps and jacobians, motion
+    #                       mask and occlusion, the generator's image): FOMM's 7 at 256 px
     # generator: encoder -> warp -> ConvLSTM -> residual blocks -> decoder
     block_expansion: int = 16
     max_features: int = 128
@@ -151,6 +153,7 @@ class GanTrainParams:
     warmup_steps: int = 50
     grad_clip: float = 1.0  # max gradient norm
     disc_lr_scale: float = 4.0  # the discriminators' learning rate = lr x this (two time-scale updates)
+    disc_lr_schedule: Literal["cosine", "constant"] = "cosine"  # the discriminators' own schedule after the warm-up
     amp: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = False
 

@@ -64,6 +64,21 @@ def test_shapes(size: int, temporal: str) -> None:
     assert 0 <= d["acc_real"] <= 1 and 0 <= d["acc_fake"] <= 1
 
 
+@pytest.mark.parametrize("kernel", [3, 7])
+def test_head_kernel_sets_every_output_convolution(kernel: int) -> None:
+    """gan.model.head_kernel sizes the keypoint, motion and image heads; shapes do not change."""
+    from lstmgan.config import ConfigError
+
+    nets = build_networks(tiny(model={"head_kernel": kernel}), 64)
+    gen, kp = nets["generator"], nets["kp_detector"]
+    heads = [kp.heatmap, kp.jacobian, gen.dense_motion.mask, gen.dense_motion.occlusion, gen.final]
+    assert [h.kernel_size for h in heads] == [(kernel, kernel)] * len(heads)
+    out, _ = gen(torch.rand(1, 3, 64, 64), kp(torch.rand(1, 3, 64, 64)), random_kp(1, 5, t=2))
+    assert out["prediction"].shape == (1, 2, 3, 64, 64)
+    with pytest.raises(ConfigError, match="head_kernel"):
+        tiny(model={"head_kernel": 4})
+
+
 def test_keypoint_detector_starts_with_identity_jacobians() -> None:
     nets = build_networks(tiny(), 64)
     kp = nets["kp_detector"](torch.rand(2, 3, 64, 64))

@@ -130,6 +130,22 @@ def test_learning_rate_warms_up_then_decays_to_zero(store_root):
     assert lr_factor(gan)(60) == 1.0
 
 
+def test_discriminator_keeps_its_own_schedule(store_root):
+    """disc_lr_schedule=constant: after the warm-up D stays at lr x disc_lr_scale while G's decays."""
+    from lstmgan.gan.train import build_models, make_optimizers
+
+    gan = _params(store_root, "gan.train.steps=20", "gan.train.warmup_steps=2", "gan.train.lr=1e-3",
+                  "gan.train.disc_lr_scale=4", "gan.train.disc_lr_schedule=constant").gan
+    nets, _, _ = build_models(gan, 64, torch.device("cpu"))
+    optimizers, schedulers = make_optimizers(nets, gan)
+    for _ in range(19):
+        for name in optimizers:
+            optimizers[name].step()
+            schedulers[name].step()
+    assert schedulers["discriminator"].get_last_lr()[0] == pytest.approx(4e-3)
+    assert schedulers["generator"].get_last_lr()[0] < 1e-4
+
+
 def test_a_few_steps_on_a_fixed_batch_lower_the_reconstruction_loss(store_root):
     from lstmgan.gan.clips import FixedClipDataset, fixed_batches
     from lstmgan.media.store import open_store

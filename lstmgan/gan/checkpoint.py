@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -126,12 +126,11 @@ def save_checkpoint(out_dir: Path, state: RunState, params: Params, nets: Mappin
 
 
 def resume(out_dir: Path, nets: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-           schedulers: Mapping[str, Any], lr_lambda: Callable[[int], float], batches_per_epoch: int,
-           rank: int, world: int) -> RunState:
+           schedulers: Mapping[str, Any], batches_per_epoch: int, rank: int, world: int) -> RunState:
     """Load the newest checkpoint in ``out_dir`` into the networks/optimisers; its :class:`RunState`.
 
-    A fresh state when there is none. The schedulers get ``lr_lambda`` (``gan.train.steps`` may
-    have been extended). The RNG states are restored only when the checkpoint was written by as
+    A fresh state when there is none. The schedulers keep the schedules they were built with from
+    the current params (``gan.train.steps`` may have been extended). The RNG states are restored only when the checkpoint was written by as
     many processes with as many batches per epoch as now (else the streams cannot continue).
     """
     path = find_checkpoint(out_dir)
@@ -149,8 +148,9 @@ def resume(out_dir: Path, nets: Mapping[str, nn.Module], optimizers: Mapping[str
                         f"({type(exc).__name__}: {str(exc).splitlines()[0]}); train into another "
                         f"--out or without --resume") from exc
     for name, sched in schedulers.items():
+        schedule = list(sched.lr_lambdas)
         sched.load_state_dict(ckpt["schedulers"][name])
-        sched.lr_lambdas = [lr_lambda]
+        sched.lr_lambdas = schedule
     state = RunState(step=int(ckpt["step"]), epoch=int(ckpt["data"]["epoch"]),
                      batch_in_epoch=int(ckpt["data"]["batch"]),
                      wall_before=float(ckpt.get("wall_seconds", 0.0)), last_checkpoint=path,

@@ -71,17 +71,19 @@ def autocast_dtype(gan: GanParams, device: torch.device) -> torch.dtype | None:
     return None
 
 
-def lr_factor(gan: GanParams) -> Callable[[int], float]:
+def lr_factor(gan: GanParams, schedule: str | None = None) -> Callable[[int], float]:
     """Multiplier of ``gan.train.lr`` after ``step`` optimiser steps: linear warm-up, then cosine or flat.
 
+    ``schedule`` defaults to ``gan.train.lr_schedule`` (the discriminators pass ``disc_lr_schedule``).
     The cosine decays to 0 at ``gan.train.steps``; extending ``gan.train.steps`` on resume stretches it.
     """
     warmup, total = max(0, gan.train.warmup_steps), max(1, gan.train.steps)
+    schedule = schedule or gan.train.lr_schedule
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
-        if gan.train.lr_schedule == "constant":
+        if schedule == "constant":
             return 1.0
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -112,7 +114,8 @@ def make_optimizers(nets: Mapping[str, nn.Module], gan: GanParams):
     if disc_params:
         optimizers["discriminator"] = torch.optim.Adam(disc_params, lr=gan.train.lr * gan.train.disc_lr_scale,
                                                        betas=(0.5, 0.999))
-    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(gan))
+    schedules = {"generator": gan.train.lr_schedule, "discriminator": gan.train.disc_lr_schedule}
+    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(gan, schedules[name]))
                   for name, opt in optimizers.items()}
     return optimizers, schedulers
 
@@ -247,7 +250,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     nets, gen_full, disc_full = build_models(gan, image_size, device)
     optimizers, schedulers = make_optimizers(nets, gan)
     amp = autocast_dtype(gan, device)
-    state = (resume_run(out_dir, nets, optimizers, schedulers, lr_factor(gan), batches_per_epoch, rank, world)
+    state = (resume_run(out_dir, nets, optimizers, schedulers, batches_per_epoch, rank, world)
              if resume else RunState())
     if not state.rng_resumed:
         seed_everything(params.seed + rank)  # different augmentations per process, reproducibly

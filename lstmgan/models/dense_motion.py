@@ -30,7 +30,7 @@ class DenseMotion(nn.Module):
 
     def __init__(self, num_kp: int, block_expansion: int, num_blocks: int, max_features: int,
                  scale_factor: float, kp_variance: float, occlusion_bias: float = 2.0,
-                 num_channels: int = 3):
+                 num_channels: int = 3, head_kernel: int = 7):
         super().__init__()
         self.num_kp = num_kp
         self.scale_factor = scale_factor
@@ -38,8 +38,8 @@ class DenseMotion(nn.Module):
         in_ch = (num_kp + 1) * (num_channels + 1)
         self.hourglass = Hourglass(in_ch, block_expansion, num_blocks, max_features)
         ch = self.hourglass.out_channels
-        self.mask = nn.Conv2d(ch, num_kp + 1, 7, padding=3)
-        self.occlusion = nn.Conv2d(ch, 1, 7, padding=3)
+        self.mask = nn.Conv2d(ch, num_kp + 1, head_kernel, padding=head_kernel // 2)
+        self.occlusion = nn.Conv2d(ch, 1, head_kernel, padding=head_kernel // 2)
         # start with the whole source visible, so the output path begins as the warped source
         nn.init.constant_(self.occlusion.bias, occlusion_bias)
 

@@ -41,15 +41,16 @@ def build_networks(gan: GanParams, image_size: int) -> dict[str, nn.Module]:
     kp_detector = KPDetector(num_kp=gan.model.num_kp, block_expansion=gan.model.kp_block_expansion,
                              num_blocks=gan.model.kp_num_blocks, max_features=gan.model.kp_max_features,
                              scale_factor=gan.model.kp_scale_factor, temperature=gan.model.kp_temperature,
-                             estimate_jacobian=gan.model.estimate_jacobian)
+                             estimate_jacobian=gan.model.estimate_jacobian, head_kernel=gan.model.head_kernel)
     dense_motion = dict(block_expansion=gan.model.dm_block_expansion, num_blocks=gan.model.dm_num_blocks,
                         max_features=gan.model.dm_max_features, scale_factor=gan.model.dm_scale_factor,
-                        kp_variance=gan.model.kp_variance, occlusion_bias=gan.model.occlusion_bias)
+                        kp_variance=gan.model.kp_variance, occlusion_bias=gan.model.occlusion_bias,
+                        head_kernel=gan.model.head_kernel)
     generator = Generator(num_kp=gan.model.num_kp, block_expansion=gan.model.block_expansion,
                           max_features=gan.model.max_features, num_down_blocks=gan.model.num_down_blocks,
                           num_bottleneck_blocks=gan.model.num_bottleneck_blocks, temporal=gan.temporal,
                           lstm_hidden=gan.model.lstm_hidden, lstm_kernel=gan.model.lstm_kernel,
-                          dense_motion=dense_motion)
+                          dense_motion=dense_motion, head_kernel=gan.model.head_kernel)
     discriminator = MultiScaleDiscriminator(scales=gan.model.disc_scales, num_kp=gan.model.num_kp,
                                             use_kp=gan.model.disc_use_kp, kp_variance=gan.model.kp_variance,
                                             block_expansion=gan.model.disc_block_expansion,

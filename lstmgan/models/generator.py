@@ -53,11 +53,11 @@ class Generator(nn.Module):
 
     def __init__(self, num_kp: int, block_expansion: int, max_features: int, num_down_blocks: int,
                  num_bottleneck_blocks: int, temporal: str, lstm_hidden: int, lstm_kernel: int,
-                 dense_motion: dict[str, Any], num_channels: int = 3):
+                 dense_motion: dict[str, Any], num_channels: int = 3, head_kernel: int = 7):
         super().__init__()
         self.temporal = temporal
         self.dense_motion = DenseMotion(num_kp=num_kp, num_channels=num_channels, **dense_motion)
-        self.first = ConvBlock(num_channels, block_expansion, kernel=7)
+        self.first = ConvBlock(num_channels, block_expansion, kernel=head_kernel)
         widths = [min(max_features, block_expansion * 2 ** i) for i in range(num_down_blocks + 1)]
         self.down = nn.Sequential(*(DownBlock(widths[i], widths[i + 1]) for i in range(num_down_blocks)))
         bottleneck = widths[-1]
@@ -73,7 +73,7 @@ class Generator(nn.Module):
             raise ValueError(f"temporal must be 'lstm' or 'none', got {temporal!r}")
         self.bottleneck = nn.Sequential(*(ResBlock(bottleneck) for _ in range(num_bottleneck_blocks)))
         self.up = nn.Sequential(*(UpBlock(widths[i + 1], widths[i]) for i in reversed(range(num_down_blocks))))
-        self.final = nn.Conv2d(block_expansion, num_channels, 7, padding=3)
+        self.final = nn.Conv2d(block_expansion, num_channels, head_kernel, padding=head_kernel // 2)
 
     def encode(self, source: Tensor) -> Tensor:
         """Source features at the bottleneck resolution (B,C,S/2^d,S/2^d)."""

@@ -19,17 +19,17 @@ class KPDetector(nn.Module):
 
     def __init__(self, num_kp: int, block_expansion: int, num_blocks: int, max_features: int,
                  scale_factor: float, temperature: float, estimate_jacobian: bool = True,
-                 num_channels: int = 3):
+                 num_channels: int = 3, head_kernel: int = 7):
         super().__init__()
         self.num_kp = num_kp
         self.scale_factor = scale_factor
         self.temperature = temperature
         self.hourglass = Hourglass(num_channels, block_expansion, num_blocks, max_features)
         ch = self.hourglass.out_channels
-        self.heatmap = nn.Conv2d(ch, num_kp, 7, padding=3)
+        self.heatmap = nn.Conv2d(ch, num_kp, head_kernel, padding=head_kernel // 2)
         self.jacobian = None
         if estimate_jacobian:
-            self.jacobian = nn.Conv2d(ch, 4 * num_kp, 7, padding=3)
+            self.jacobian = nn.Conv2d(ch, 4 * num_kp, head_kernel, padding=head_kernel // 2)
             nn.init.zeros_(self.jacobian.weight)
             with torch.no_grad():
                 self.jacobian.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(num_kp))

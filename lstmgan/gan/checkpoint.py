@@ -130,8 +130,9 @@ def resume(out_dir: Path, nets: Mapping[str, nn.Module], optimizers: Mapping[str
     """Load the newest checkpoint in ``out_dir`` into the networks/optimisers; its :class:`RunState`.
 
     A fresh state when there is none. The schedulers keep the schedules they were built with from
-    the current params (``gan.train.steps`` may have been extended). The RNG states are restored only when the checkpoint was written by as
-    many processes with as many batches per epoch as now (else the streams cannot continue).
+    the current params (``gan.train.steps`` may have been extended). The RNG states are restored
+    only when the checkpoint was written by as many processes with as many batches per epoch as
+    now (else the streams cannot continue).
     """
     path = find_checkpoint(out_dir)
     if path is None:

@@ -7,6 +7,7 @@ Heavy imports (torch, PyAV) happen inside ``run`` so ``--help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -15,7 +16,11 @@ from typing import Sequence
 from lstmgan import __version__
 from lstmgan.config import ConfigError
 from lstmgan.errors import UserError
+from lstmgan.utils.io import write_error
 from lstmgan.utils.log import setup_logging
+
+# errors that can only come from writing, whichever library wrote: one line, exit 2
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 # name -> one-line summary; the module lstmgan.commands.<name with - as _> implements it
 COMMANDS: dict[str, str] = {
@@ -74,6 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except (UserError, ConfigError, FileNotFoundError) as exc:
         print(f"lstmgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a write outside lstmgan.utils.io's writers (a library's own files)
+        if exc.errno not in DISK_ERRORS or not exc.filename:
+            raise
+        print(f"lstmgan {args.command}: error: {write_error(exc.filename, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lstmgan {args.command}: interrupted; completed outputs are kept, partial ones removed",

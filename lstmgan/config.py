@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
-from lstmgan.utils.yaml_subset import YAMLSubsetError
-from lstmgan.utils.yaml_subset import safe_load as _subset_safe_load
+import yaml
 
-try:
-    import yaml
-except ImportError:  # the GPU machine has torch and numpy only; params files are plain YAML
-    yaml = None
-_YAML_ERRORS: tuple[type[Exception], ...] = (YAMLSubsetError,) + ((yaml.YAMLError,) if yaml else ())
+_YAML_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError,)
 
 
 class ConfigError(ValueError):
@@ -441,8 +436,9 @@ def params_from_dict(raw: Mapping[str, Any], where: str = "params") -> Params:
 
 
 def _yaml_load(text: str) -> Any:
-    """PyYAML's safe_load, or our reader of the same plain subset where PyYAML is not installed."""
-    return yaml.safe_load(text) if yaml is not None else _subset_safe_load(text)
+    """PyYAML's safe_load (a declared dependency; a machine without the registry brings it as a
+    wheel, docs/training.md)."""
+    return yaml.safe_load(text)
 
 
 def _read_yaml(path: Path, hint: str) -> dict[str, Any]:

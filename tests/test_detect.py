@@ -285,7 +285,7 @@ def test_cli_reports_missing_data_and_builds_the_table(tmp_path, capsys):
     assert code == 2
     assert "manifest.csv" in capsys.readouterr().err
     code = main(["detect", "--params", params, "--table", "--set", f"detect.out={tmp_path / 'none'}",
-                 "--set", f"detect.tables_out={tmp_path / 'tables'}"])
+                 "--tables", str(tmp_path / "tables")])
     assert code == 0 and (tmp_path / "tables" / "detect_comparison.csv").is_file()
 
 

@@ -100,7 +100,7 @@ def test_the_study_pipeline_files_agree() -> None:
     assert "gan.loss.gan=0" in sets["lstm-noadv"] and "gan.loss.feature_matching=0" in sets["lstm-noadv"]
     assert ("lstm", "none") in study.comparisons and ("lstm", "lstm-noadv") in study.comparisons
     dvc = (ROOT / "studies" / "ablation" / "pipeline.yaml").read_text()
-    assert f"--set generate.reports={study.cells}/${{item.variant.name}}-s${{item.seed}}" in dvc
+    assert f"--out {study.cells}/${{item.variant.name}}-s${{item.seed}}" in dvc
     assert S.cell_name("lstm", 0) == "lstm-s0"
     assert "lstmgan study --study studies/ablation/params.yaml" in dvc
 

@@ -236,35 +236,26 @@ def test_two_process_torchrun_gloo_run_keeps_the_replicas_identical(store_root, 
     assert json.loads((tmp_path / "metrics.json").read_text())["processes"] == 2
 
 
-def test_metric_log_without_dvclive_writes_what_dvclive_writes(tmp_path, monkeypatch):
-    """The GPU machine has no dvclive: the hand-written TSV/JSON must match dvclive's layout."""
+def test_metric_log_writes_dvclive_layout_and_truncates_on_resume(tmp_path):
+    """The TSV/JSON layout the notebook figures and `dvc plots` read; resuming at step 1 drops the
+    rows of the steps that will be trained again."""
     from lstmgan.gan.metrics_log import MetricLog, read_history
 
-    rows = [(1, {"gen/total": 2.5, "disc/acc_real": 0.75, "lr": 1e-4}), (2, {"gen/total": 2.25, "lr": 2e-4})]
-
-    def write(folder: Path) -> None:
-        log = MetricLog(folder, resume_step=None)
-        for step, values in rows:
-            log.log(step, values)
-        log.close()
-
-    write(tmp_path / "dvclive")
-    monkeypatch.setitem(sys.modules, "dvclive", None)  # `import dvclive` now raises ImportError
-    write(tmp_path / "plain")
-    for folder in ("dvclive", "plain"):
-        history = read_history(tmp_path / folder)
-        assert history == {"gen/total": [(1, 2.5), (2, 2.25)], "disc/acc_real": [(1, 0.75)],
-                           "lr": [(1, 1e-4), (2, 2e-4)]}, folder
-        summary = json.loads((tmp_path / folder / "metrics.json").read_text())
-        assert summary["gen"]["total"] == 2.25 and summary["disc"]["acc_real"] == 0.75
-        assert summary["step"] == 2
-    dvclive_tsv = (tmp_path / "dvclive" / "plots" / "metrics" / "gen" / "total.tsv").read_text().split()
-    plain_tsv = (tmp_path / "plain" / "plots" / "metrics" / "gen" / "total.tsv").read_text().split()
-    assert dvclive_tsv[:2] == plain_tsv[:2] == ["step", "total"]
-    # resuming at step 1 drops the rows of the steps that will be trained again
-    log = MetricLog(tmp_path / "plain", resume_step=1)
+    log = MetricLog(tmp_path / "run", resume_step=None)
+    for step, values in [(1, {"gen/total": 2.5, "disc/acc_real": 0.75, "lr": 1e-4}),
+                         (2, {"gen/total": 2.25, "lr": 2e-4})]:
+        log.log(step, values)
+    log.close()
+    assert read_history(tmp_path / "run") == {"gen/total": [(1, 2.5), (2, 2.25)], "disc/acc_real": [(1, 0.75)],
+                                              "lr": [(1, 1e-4), (2, 2e-4)]}
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert summary["gen"]["total"] == 2.25 and summary["disc"]["acc_real"] == 0.75 and summary["step"] == 2
+    tsv = (tmp_path / "run" / "plots" / "metrics" / "gen" / "total.tsv").read_text().split()
+    assert tsv[:2] == ["step", "total"]
+    log = MetricLog(tmp_path / "run", resume_step=1)
     log.log(2, {"gen/total": 9.0})
-    assert read_history(tmp_path / "plain")["gen/total"] == [(1, 2.5), (2, 9.0)]
+    log.close()
+    assert read_history(tmp_path / "run")["gen/total"] == [(1, 2.5), (2, 9.0)]
 
 
 def test_a_store_of_another_size_than_data_size_is_a_user_error(store_root, tmp_path):

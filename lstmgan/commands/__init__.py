@@ -2,10 +2,15 @@
 
 Commands that read ``params.yaml`` share :func:`add_params_options` / :func:`params_from_args`, so
 ``--params``, ``--config`` and ``--set`` mean the same everywhere.
+
+A command run by hand writes under its ``--out`` folder, by default ``runs/<command>/...``
+(:func:`run_folder`): never into the pipeline's outputs (``data/``, ``models/``, ``reports/``)
+unless those paths are named. The pipeline's notebooks and stages name them.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from lstmgan.config import Params, load_params
@@ -28,3 +33,17 @@ def params_from_args(args: argparse.Namespace, required: bool = True) -> Params:
     if not required and path == "params.yaml" and not Path(path).is_file():
         path = None
     return load_params(path, overrides=getattr(args, "overrides", ()), configs=getattr(args, "config", ()))
+
+
+RUNS = Path("runs")
+
+
+def run_folder(out: str | None, *default: str) -> Path:
+    """``--out`` when given, else ``runs/<default...>``: where a command run by hand writes."""
+    return Path(out) if out else RUNS.joinpath(*default)
+
+
+def with_paths(params: Params, section: str, **paths: str | Path) -> Params:
+    """``params`` with output paths of one section replaced (e.g. ``generate``, ``out=...``)."""
+    values = {k: str(v) for k, v in paths.items()}
+    return dataclasses.replace(params, **{section: dataclasses.replace(getattr(params, section), **values)})

@@ -33,6 +33,8 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_params_options(parser, example="generate.eval_videos=4")
     add_generator_options(parser)
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="folder for tables, per-video CSVs and metrics (default: runs/evaluate)")
 
 
 def parse_checkpoints(items: list[str]) -> dict:
@@ -50,11 +52,14 @@ def parse_checkpoints(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lstmgan.commands import run_folder, with_paths
     from lstmgan.generate.evaluate import evaluate_all
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
-    params = params_from_args(args)
-    result = evaluate_all(params, device=args.device, checkpoints=checkpoints)
+    out = run_folder(args.out, "evaluate")
+    params = with_paths(params_from_args(args), "generate", reports=out, figures=out / "figures",
+                        metrics=out / "metrics.json", tables=out)
+    result = evaluate_all(params, device=args.device, checkpoints=checkpoints, evalnets_save=out / "evalnets")
     print(result["table"].to_string(float_format=lambda v: f"{v:.4g}"))
     print(result["note"])
     print(f"metrics: {params.generate.metrics}; table: {params.generate.tables}/ablation.md")

@@ -6,11 +6,12 @@ identity of the same split, animated by each of generate.methods in turn): real 
 Every video is written raw (lossless) and at each generate.export_crf (c23, c40), with PNG frames
 in the thesis loader's layout <out>/<compression>/<split>/<real|fake>/frames/*.png, manifest.csv,
 dataset.json and a DATASET.md card. Every PNG and MP4 is tagged synthetic/real with its generator
-and the lstmgan version.
+and the lstmgan version. Writes the data set to --out (default runs/export); the pipeline's run
+(notebook 03) writes generate.out (data/deepfakes).
 
 examples:
   lstmgan export
-  lstmgan export --set generate.out=data/deepfakes_small --set generate.export_frame_step=8
+  lstmgan export --out /tmp/deepfakes_small --set generate.export_frame_step=8
   lstmgan export --checkpoint lstm=models/gan/lstm/latest.pt
 """
 from __future__ import annotations
@@ -25,14 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_params_options(parser, example="generate.export_frame_step=2")
     add_generator_options(parser)
+    parser.add_argument("--out", default=None, metavar="DIR", help="data set folder (default: runs/export)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from lstmgan.commands import run_folder, with_paths
     from lstmgan.commands.evaluate import parse_checkpoints
     from lstmgan.generate.export import export_dataset
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
-    params = params_from_args(args)
+    params = with_paths(params_from_args(args), "generate", out=run_folder(args.out, "export"))
     summary = export_dataset(params, device=args.device, checkpoints=checkpoints)
     for split, info in summary["splits"].items():
         print(f"{split}: {len(info['identities'])} identities, {info['real_videos']} real, "

@@ -32,7 +32,7 @@ from lstmgan.detect.train import RECORD_COLUMNS, FitResult, fit, predict
 from lstmgan.utils.device import cpu_threads, resolve_device
 from lstmgan.detect.transforms import VARIANTS, variant_transforms
 from lstmgan.errors import UserError
-from lstmgan.utils.io import atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text, read_metrics, write_metrics
+from lstmgan.utils.io import all_or_nothing, atomic_dir, atomic_torch_save, atomic_write_json, atomic_write_text, read_metrics, write_metrics
 from lstmgan.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -197,12 +197,12 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
               "eval_images_per_s": round(eval_images / eval_time, 2) if eval_time > 0 else float("nan"),
               "stage_time_s": round(total_time, 2)}
 
-    atomic_torch_save({"model": model_name, "variant": variant, "state_dict": result.best_state,
-                       "image_size": cfg.image_size, "hidden": cfg.hidden, "dropout": cfg.dropout,
-                       "weights": metrics["weights"], "best_epoch": result.best_epoch,
-                       "params": params.to_dict()}, checkpoint)
-
-    with atomic_dir(out_dir) as tmp:
+    saved = {"model": model_name, "variant": variant, "state_dict": result.best_state,
+             "image_size": cfg.image_size, "hidden": cfg.hidden, "dropout": cfg.dropout,
+             "weights": metrics["weights"], "best_epoch": result.best_epoch, "params": params.to_dict()}
+    inside = checkpoint.resolve().is_relative_to(out_dir.resolve())
+    with all_or_nothing(), atomic_dir(out_dir) as tmp:  # results and checkpoint together or neither
+        atomic_torch_save(saved, tmp / checkpoint.resolve().relative_to(out_dir.resolve()) if inside else checkpoint)
         records = pd.DataFrame(result.records, columns=list(RECORD_COLUMNS))
         atomic_write_text(tmp / "records.tsv", records.to_csv(sep="\t", index=False))
         atomic_write_text(tmp / "predictions.csv", pd.concat(

@@ -1,51 +1,31 @@
-"""The training metrics log: dvclive when installed, else the same TSV/JSON layout written by hand.
+"""The training metrics log, written by dvclive.
 
-:class:`MetricLog` writes ``<dir>/plots/metrics/<name>.tsv`` and ``<dir>/metrics.json``;
-:func:`read_history` reads every series back (for notebook figures). Importing this module does
-not import dvclive (the GPU machine has none).
+:class:`MetricLog` writes ``<dir>/plots/metrics/<name>.tsv`` and ``<dir>/metrics.json`` through
+dvclive; :func:`read_history` reads every series back (for notebook figures).
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any, Mapping
-
-from lstmgan.utils.io import atomic_write_json
+from typing import Mapping
 
 log = logging.getLogger(__name__)
 
 
 class MetricLog:
-    """``<dir>/plots/metrics/<name>.tsv`` (step, value) and ``<dir>/metrics.json`` (latest values).
-
-    dvclive writes this layout; without dvclive (the GPU machine) we write it ourselves, so
-    ``dvc plots`` and the notebook read either. On resume, rows after the resumed step are
-    dropped first (they came from steps that are about to be trained again).
-    """
+    """dvclive's ``<dir>/plots/metrics/<name>.tsv`` (step, value) and ``<dir>/metrics.json``
+    (latest values). On resume, rows after the resumed step are dropped first (they came from
+    steps that are about to be trained again) and dvclive appends to the rest."""
 
     def __init__(self, log_dir: str | Path, resume_step: int | None):
+        from dvclive import Live
+
         self.dir = Path(log_dir)
         self.plots = self.dir / "plots" / "metrics"
         if resume_step is not None:
             self._truncate(resume_step)
-        self.latest: dict[str, float] = {}
-        try:
-            from dvclive import Live
-        except ImportError:
-            self.live = None
-            log.info("dvclive is not installed: writing metrics as TSV/JSON to %s", self.dir)
-            if resume_step is None and self.dir.exists():
-                import shutil
-
-                shutil.rmtree(self.dir)
-            self.plots.mkdir(parents=True, exist_ok=True)
-        else:
-            self.live = Live(str(self.dir), resume=resume_step is not None, dvcyaml=False,
-                             save_dvc_exp=False, report=None)
-            if resume_step is not None:
-                self.latest = _flatten(json.loads((self.dir / "metrics.json").read_text())) \
-                    if (self.dir / "metrics.json").is_file() else {}
+        self.live = Live(str(self.dir), resume=resume_step is not None, dvcyaml=False,
+                         save_dvc_exp=False, report=None)
 
     def _truncate(self, step: int) -> None:
         for tsv in self.plots.rglob("*.tsv"):
@@ -54,49 +34,13 @@ class MetricLog:
             tsv.write_text("\n".join(kept) + "\n")
 
     def log(self, step: int, values: Mapping[str, float]) -> None:
-        self.latest.update(values)
-        if self.live is not None:
-            self.live.step = step
-            for name, value in values.items():
-                self.live.log_metric(name, float(value))
-            self.live.make_summary()
-            return
+        self.live.step = step
         for name, value in values.items():
-            path = self.plots / f"{name}.tsv"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(f"step\t{name.rsplit('/', 1)[-1]}\n")
-            with path.open("a") as fh:
-                fh.write(f"{step}\t{float(value)!r}\n")
-        atomic_write_json(self.dir / "metrics.json", {**_nest(self.latest), "step": step})
+            self.live.log_metric(name, float(value))
+        self.live.make_summary()
 
     def close(self) -> None:
-        if self.live is not None:
-            self.live.end()
-
-
-def _nest(flat: Mapping[str, float]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = tree
-        *parents, leaf = name.split("/")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for key, value in tree.items():
-        if key == "step" and not prefix:
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "/"))
-        else:
-            flat[name] = value
-    return flat
+        self.live.end()
 
 
 def read_history(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

@@ -248,6 +248,7 @@ def animate_files(source_path: str | Path, driving_path: str | Path, out_path: s
     from lstmgan import __version__
     from lstmgan.media.video import read_image, read_video, write_gif, write_video
     from lstmgan.models.full_model import load_networks
+    from lstmgan.utils.io import all_or_nothing
 
     dev = resolve_device(device)
     checkpoint = Path(checkpoint)
@@ -265,13 +266,15 @@ def animate_files(source_path: str | Path, driving_path: str | Path, out_path: s
     frames = to_uint8(result.frames)
     meta = provenance_tags(generator=generator_name(params.gan.temporal), version=__version__,
                            extra=f"source={Path(source_path).name}; driving={Path(driving_path).name}")
-    write_video(out_path, frames, fps=fps, crf=18, metadata=meta)
-    if gif:
-        write_gif(gif, frames, fps=fps)
-    if side_by_side:
-        drv = driving[:len(frames)]
-        src = np.broadcast_to(source, drv.shape)
-        write_video(side_by_side, np.concatenate([src, drv, frames], axis=2), fps=fps, crf=18, metadata=meta)
+    with all_or_nothing():  # the video, its GIF and the side-by-side appear together or not at all
+        write_video(out_path, frames, fps=fps, crf=18, metadata=meta)
+        if gif:
+            write_gif(gif, frames, fps=fps)
+        if side_by_side:
+            drv = driving[:len(frames)]
+            src = np.broadcast_to(source, drv.shape)
+            write_video(side_by_side, np.concatenate([src, drv, frames], axis=2), fps=fps, crf=18,
+                        metadata=meta)
     log.info("animated %d frames -> %s (best driving frame %d, %s motion)", len(frames), out_path,
              result.best_frame, "relative" if relative else "absolute")
     return result

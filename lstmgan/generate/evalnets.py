@@ -485,26 +485,27 @@ class EvalNets:
 
 
 def _load_or_train(net: nn.Module, path: Path, saved_report: dict[str, Any] | None, device, threads: int,
-                   train: Callable[[], tuple[nn.Module, dict[str, Any]]]) -> tuple[nn.Module, dict[str, Any]]:
+                   train: Callable[[], tuple[nn.Module, dict[str, Any]]], save_path: Path
+                   ) -> tuple[nn.Module, dict[str, Any], bool]:
     """The saved weights at ``path`` when their fingerprint matched (``saved_report`` given), else
-    train (on ``threads`` CPU threads), save atomically and return the new network; either way in
-    eval mode."""
+    train (on ``threads`` CPU threads), save atomically to ``save_path`` and return the new network;
+    either way in eval mode, with whether it was trained."""
     if saved_report and path.is_file():
         net.load_state_dict(torch.load(path, map_location=device))
-        report = saved_report
-    else:
-        with cpu_threads(threads):
-            net, report = train()
-        atomic_torch_save(net.state_dict(), path)
-    return net.eval(), report
+        return net.eval(), saved_report, False
+    with cpu_threads(threads):
+        net, report = train()
+    atomic_torch_save(net.state_dict(), save_path)
+    return net.eval(), report, True
 
 
 def build_evalnets(store, params, device: torch.device | str = "cpu", out: str | Path | None = None,
-                   reuse: bool = True) -> EvalNets:
+                   reuse: bool = True, save_to: str | Path | None = None) -> EvalNets:
     """Train (or load from ``out``) the measuring networks suited to ``store``'s kind of data.
 
-    ``params`` is the full :class:`~lstmgan.config.Params`. Saved to ``out``/landmarks.pt,
-    identity.pt and evalnets.json (atomic) so a notebook rerun reuses them.
+    ``params`` is the full :class:`~lstmgan.config.Params`. Networks that had to be trained are
+    saved to ``save_to`` (default ``out``)/landmarks.pt, identity.pt and evalnets.json (atomic) so
+    a rerun reuses them; weights loaded as they were are not written again.
     """
     from lstmgan.utils.io import atomic_write_json
 
@@ -516,6 +517,8 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     fingerprint = {"evalnets_version": EVALNETS_VERSION, "store": str(store.root), "frames": int(len(store.all_frames)), "size": size,
                    "steps": g.evalnet_steps, "batch": g.evalnet_batch, "lr": g.evalnet_lr, "seed": params.seed,
                    "threads": g.evalnet_threads}
+    save = Path(save_to or out)
+    trained: list[bool] = []
     meta_path = out / "evalnets.json"
     saved = json.loads(meta_path.read_text()) if reuse and meta_path.is_file() else None
     if saved and saved.get("fingerprint") != fingerprint:
@@ -528,9 +531,11 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
     lm_report: dict[str, Any] = {}
     crop_scale = float(store.meta.get("crop_scale", params.data.crop_scale))
     if kind == "synth" and has_gt:
-        net, lm_report = _load_or_train(
+        net, lm_report, new = _load_or_train(
             LandmarkNet().to(device), out / "landmarks.pt", saved and saved["landmarks"], device, g.evalnet_threads,
-            lambda: train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
+            lambda: train_landmark_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device),
+            save / "landmarks.pt")
+        trained.append(new)
         landmark_fn = lambda x, net=net: predict_landmarks(net, x.to(device), size)  # noqa: E731
         lm_source = "landmark_net"
     else:
@@ -552,10 +557,12 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
         embed_fn = lambda x, m=module: F.normalize(m(x.to(device)).float(), dim=-1)  # noqa: E731
         id_source = f"torchscript:{path}"
     elif kind == "synth":
-        net_i, id_report = _load_or_train(
+        net_i, id_report, new = _load_or_train(
             IdentityNet(len(store.identities("train"))).to(device), out / "identity.pt",
             saved and saved["identity"], device, g.evalnet_threads,
-            lambda: train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device))
+            lambda: train_identity_net(store, g.evalnet_steps, g.evalnet_batch, g.evalnet_lr, params.seed, device),
+            save / "identity.pt")
+        trained.append(new)
         embed_fn = lambda x, net=net_i: net(x.to(device))  # noqa: E731
         id_source = "identity_net"
     else:
@@ -565,7 +572,10 @@ def build_evalnets(store, params, device: torch.device | str = "cpu", out: str |
             log.info("AED %s", id_source)
     report = EvalNetsReport(landmarks=lm_report, identity=id_report, landmark_source=lm_source,
                             identity_source=id_source)
-    atomic_write_json(meta_path, {"fingerprint": fingerprint, **asdict(report)})
+    record = {"fingerprint": fingerprint, **asdict(report)}
+    unchanged = saved == json.loads(json.dumps(record, default=str))
+    if any(trained) or (save == out and not unchanged):
+        atomic_write_json(save / "evalnets.json", record)
     return EvalNets(size, landmark_fn, embed_fn, report)
 
 

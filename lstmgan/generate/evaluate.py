@@ -422,13 +422,14 @@ def check_checkpoints(checkpoints: dict[str, Path]) -> None:
                             f"(or `lstmgan train --set gan.temporal={method}`) first, or pass --checkpoint {method}=PATH")
 
 
-def evaluate_all(params, store=None, device: str | None = None, checkpoints: dict[str, Path] | None = None
-                 ) -> dict[str, Any]:
+def evaluate_all(params, store=None, device: str | None = None, checkpoints: dict[str, Path] | None = None,
+                 evalnets_save: str | Path | None = None) -> dict[str, Any]:
     """The generate stage's evaluation: evalnets, each checkpoint, baselines, tables, metrics JSON.
 
     Returns {"table", "results", "evalnets", "metrics"}; writes per-video CSVs to
     ``generate.reports``, the ablation table to ``generate.tables``/ablation.{md,csv} and the metrics
-    JSON to ``generate.metrics``.
+    JSON to ``generate.metrics``. Measuring networks are read from ``generate.evalnets_out``; ones
+    that must be trained are saved to ``evalnets_save`` (default: that folder).
     """
     import pandas as pd
 
@@ -449,7 +450,7 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     store = store or open_store(params.data.out)
     checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
     check_checkpoints(checkpoints)
-    evalnets = build_evalnets(store, params, dev)
+    evalnets = build_evalnets(store, params, dev, save_to=evalnets_save)
     results = []
     trained_steps = {}
     cache = ReferenceCache(evalnets, g.warp_threshold)

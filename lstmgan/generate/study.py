@@ -52,7 +52,7 @@ class Study:
 
 def load_study(path: str | Path) -> Study:
     """Read and check the ``study`` section of ``path`` (one-line UserError naming the fix)."""
-    from lstmgan.utils.yaml_subset import safe_load
+    from yaml import safe_load
 
     path = Path(path)
     if not path.is_file():

@@ -142,18 +142,10 @@ def read_lock(path: Path = DVC_LOCK) -> dict[str, dict[str, Any]]:
         text = Path(path).read_text()
     except OSError:
         return {}
+    import yaml
+
     try:
-        import yaml
-
         lock = yaml.safe_load(text)
-    except ImportError:
-        from lstmgan.utils.yaml_subset import safe_load
-
-        try:
-            lock = safe_load(text)
-        except ValueError as err:
-            log.warning("%s: unreadable (%s)", path, err)
-            return {}
     except Exception as err:  # noqa: BLE001 - any YAML error means "no record", logged
         log.warning("%s: unreadable (%s)", path, err)
         return {}

@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from lstmgan.generate.export import export_dataset
 
     checkpoints = parse_checkpoints(args.checkpoint) or None
-    params = with_paths(params_from_args(args), "generate", out=run_folder(args.out, "export"))
+    from lstmgan.utils.io import check_output
+
+    params = with_paths(params_from_args(args), "generate",
+                        out=check_output(run_folder(args.out, "export"), folder=True))
     summary = export_dataset(params, device=args.device, checkpoints=checkpoints)
     for split, info in summary["splits"].items():
         print(f"{split}: {len(info['identities'])} identities, {info['real_videos']} real, "

@@ -39,10 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lstmgan.gan.train import train
 
+    from lstmgan.utils.io import check_output
+
     params = params_from_args(args)
-    out = run_folder(args.out, "train", params.gan.temporal)
-    result = train(params, out_dir=out, resume=args.resume, log_dir=args.log_dir or out / "logs",
-                   metrics_path=args.metrics or out / "metrics.json", progress=not args.no_progress)
+    out = check_output(run_folder(args.out, "train", params.gan.temporal), folder=True)
+    log_dir = check_output(args.log_dir or out / "logs", folder=True)
+    metrics = check_output(args.metrics or out / "metrics.json")
+    result = train(params, out_dir=out, resume=args.resume, log_dir=log_dir, metrics_path=metrics,
+                   progress=not args.no_progress)
     if result:  # rank 0 only
         print(json.dumps(result, indent=2))
         print(f"wrote {out}")

@@ -9,6 +9,8 @@ import logging
 from pathlib import Path
 from typing import Mapping
 
+from lstmgan.utils.io import writing
+
 log = logging.getLogger(__name__)
 
 
@@ -22,10 +24,11 @@ class MetricLog:
 
         self.dir = Path(log_dir)
         self.plots = self.dir / "plots" / "metrics"
-        if resume_step is not None:
-            self._truncate(resume_step)
-        self.live = Live(str(self.dir), resume=resume_step is not None, dvcyaml=False,
-                         save_dvc_exp=False, report=None)
+        with writing(self.dir):
+            if resume_step is not None:
+                self._truncate(resume_step)
+            self.live = Live(str(self.dir), resume=resume_step is not None, dvcyaml=False,
+                             save_dvc_exp=False, report=None)
 
     def _truncate(self, step: int) -> None:
         for tsv in self.plots.rglob("*.tsv"):
@@ -34,13 +37,15 @@ class MetricLog:
             tsv.write_text("\n".join(kept) + "\n")
 
     def log(self, step: int, values: Mapping[str, float]) -> None:
-        self.live.step = step
-        for name, value in values.items():
-            self.live.log_metric(name, float(value))
-        self.live.make_summary()
+        with writing(self.dir):
+            self.live.step = step
+            for name, value in values.items():
+                self.live.log_metric(name, float(value))
+            self.live.make_summary()
 
     def close(self) -> None:
-        self.live.end()
+        with writing(self.dir):
+            self.live.end()
 
 
 def read_history(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

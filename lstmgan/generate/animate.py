@@ -248,8 +248,11 @@ def animate_files(source_path: str | Path, driving_path: str | Path, out_path: s
     from lstmgan import __version__
     from lstmgan.media.video import read_image, read_video, write_gif, write_video
     from lstmgan.models.full_model import load_networks
-    from lstmgan.utils.io import all_or_nothing
+    from lstmgan.utils.io import all_or_nothing, check_output
 
+    for path in (out_path, gif, side_by_side):  # before the work: a folder given as a file fails now
+        if path:
+            check_output(path)
     dev = resolve_device(device)
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():

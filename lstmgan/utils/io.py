@@ -62,8 +62,10 @@ def _about(exc: OSError, path: Path, *places: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _writing(path: Path, *places: Path) -> Iterator[None]:
-    """Report a write failure on ``path`` (or the temporary ``places`` behind it) as one line."""
+def writing(path: str | Path, *places: Path) -> Iterator[None]:
+    """Report a write failure on ``path`` (or the temporary ``places`` behind it) as one line: the
+    wrapper for a library that writes files itself (dvclive's log)."""
+    path = Path(path)
     try:
         yield
     except OutputError:
@@ -123,11 +125,26 @@ def _umask() -> int:
     return mask
 
 
-def _tmp_sibling(path: Path, suffix: str = "") -> Path:
-    if path.is_dir():
+def check_output(path: str | Path, folder: bool = False) -> Path:
+    """Fail early, with the one line of :class:`OutputError`, when ``path`` cannot become a file
+    (``folder``: a folder): it is the other kind, or a part of its path is a file. Writes nothing."""
+    path = Path(path)
+    if not folder and path.is_dir():
         raise OutputError(f"{path}: cannot write: is a folder, not a file; give a file name, "
-                          f"e.g. {path / ('output' + (path.suffix or suffix))}")
-    with _writing(path, path.parent):
+                          f"e.g. {path / ('output' + path.suffix)}")
+    if folder and path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: cannot write: is a file, not a folder; give a folder path")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{path}: cannot write: {parent} is a file, not a folder; choose another path")
+            break
+    return path
+
+
+def _tmp_sibling(path: Path, suffix: str = "") -> Path:
+    check_output(path)
+    with writing(path, path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
@@ -198,14 +215,14 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     path = Path(path)
     tmp = _tmp_sibling(path, path.suffix if suffix is None else suffix)
     try:
-        with _writing(path, tmp):
+        with writing(path, tmp):
             yield tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
     def commit() -> None:
-        with _writing(path, tmp):
+        with writing(path, tmp):
             os.replace(tmp, path)
 
     _finish(commit, lambda: tmp.unlink(missing_ok=True), path)
@@ -218,16 +235,14 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     On error the temporary folder is deleted and an existing ``path`` is left untouched. A write
     failure is an :class:`OutputError` naming ``path``.
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: cannot write: is a file, not a folder; give a folder path")
-    with _writing(path, path.parent):
+    path = check_output(path, folder=True)
+    with writing(path, path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     token = _STAGING.set(_STAGING.get() + (tmp.absolute(),))
     try:
-        with _writing(path, tmp):
+        with writing(path, tmp):
             yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -236,7 +251,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         _STAGING.reset(token)
 
     def commit() -> None:
-        with _writing(path, tmp, path.parent):
+        with writing(path, tmp, path.parent):
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
                 os.replace(path, old / path.name)

@@ -168,9 +168,8 @@ def test_evaluate_reports_akd_and_aed_on_real_data(real_store) -> None:
     tiny_checkpoint(ck)
     g = "generate."
     sets = [f"data.out={root / 'store'}", f"{g}methods=[lstm]", f"{g}evalnets_out={root / 'evalnets'}",
-            f"{g}reports={root / 'reports'}", f"{g}tables={root / 'tables'}", f"{g}metrics={root / 'metrics.json'}",
-            f"{g}figures={root / 'figures'}", f"{g}cross_pairs=0", f"{g}device=cpu"]
-    args = ["evaluate", "--checkpoint", f"lstm={ck}"]
+            f"{g}cross_pairs=0", f"{g}device=cpu"]
+    args = ["evaluate", "--checkpoint", f"lstm={ck}", "--out", str(root)]
     for s in sets:
         args += ["--set", s]
     assert main(args) == 0

@@ -31,6 +31,7 @@ import numpy as np
 
 from lstmgan.utils.io import atomic_write_text, read_metrics
 from lstmgan.utils.stats import HIGHER_IS_BETTER, Interval, bootstrap_statistic, verdict
+from lstmgan.utils.tables import format_interval, markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -203,18 +204,7 @@ def load_stages(reports_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def _fmt(iv: Interval | None, digits: int = 3) -> str:
-    if iv is None or not np.isfinite(iv.estimate):
-        return "n/a"
-    if not np.isfinite(iv.low):
-        return f"{iv.estimate:.{digits}f}"
-    return f"{iv.estimate:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        lines.append("| " + " | ".join(str(c) for c in r) + " |")
-    return "\n".join(lines) + "\n"
+    return "n/a" if iv is None else format_interval(iv.estimate, iv.low, iv.high, digits)
 
 
 def interval_table(stages: dict[str, dict[str, Any]], n_boot: int = 1000, seed: int = 0):
@@ -385,7 +375,8 @@ def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]]
         else:
             v = "not resolved"
         rows.append({"claim": f"augmentation lowers {THESIS_MODELS[model]} accuracy by 5-22%", "thesis": "-5% to -22%",
-                     "ours": f"augmented - base: {d:+.3f} [{lo:+.3f}, {hi:+.3f}] ({rel[0]:+.1f}% [{rel[1]:+.1f}%, {rel[2]:+.1f}%])",
+                     "ours": f"augmented - base: {format_interval(d, lo, hi, signed=True)} "
+                             f"({format_interval(*rel, digits=1, signed=True)} %)",
                      "verdict": v,
                      "why": f"paired over the same test videos; {setting}; augmentation (rotation 40 deg, perspective, "
                             "colour jitter, erasing) also hides the generators' blur and colour artefacts"})
@@ -402,7 +393,7 @@ def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]]
         v = "pretraining helps" if lo > 0 else "pretraining hurts" if hi < 0 else "not resolved"
         model = stages[name]["metrics"]["model"]
         rows.append({"claim": f"pretraining puts {THESIS_MODELS.get(model, model)} ahead", "thesis": "ImageNet pretraining explains VGG19's lead",
-                     "ours": f"face-id - scratch frame AUC {d:+.3f} [{lo:+.3f}, {hi:+.3f}] "
+                     "ours": f"face-id - scratch frame AUC {format_interval(d, lo, hi, signed=True)} "
                              f"(scratch {_fmt(intervals.get((scratch, 'frame', 'auc')))}, face-id {_fmt(intervals.get((name, 'frame', 'auc')))})",
                      "verdict": v,
                      "why": f"{arch(model)}; in-domain identity pretraining on the GAN's 104 training people (ImageNet "
@@ -429,7 +420,7 @@ def compare(reports_dir: str | Path = "reports/detect", tables_dir: str | Path |
         for stem, df, md in ((f"{prefix}_intervals", intervals_df, intervals_markdown(intervals_df)),
                              (f"{prefix}_pairwise", pairwise_df, pairwise_markdown(pairwise_df)),
                              (f"{prefix}_ranking", ranking_df, ranking_markdown(ranking_df)),
-                             (f"{prefix}_thesis", thesis_df, _md_table(list(thesis_df.columns), thesis_df.values.tolist()))):
+                             (f"{prefix}_thesis", thesis_df, markdown_table(thesis_df.values.tolist(), list(thesis_df.columns)))):
             atomic_write_text(out / f"{stem}.csv", df.to_csv(index=False))
             atomic_write_text(out / f"{stem}.md", md)
     return {"intervals": intervals_df, "pairwise": pairwise_df, "ranking": ranking_df, "thesis": thesis_df}
@@ -451,7 +442,7 @@ def intervals_markdown(df) -> str:
                                 for v in (r["train_acc"], r["val_acc"], r["val_auc"])),
                      r["image_size"], f"{r['epochs']} ({r['best_epoch']})", f"{(r['train_time_s'] or 0):.0f}"])
     return ("Test split, 95% bootstrap intervals over test videos (percentile, 1000 resamples).\n\n"
-            + _md_table(header, rows))
+            + markdown_table(rows, header))
 
 
 def pairwise_markdown(df) -> str:
@@ -459,14 +450,14 @@ def pairwise_markdown(df) -> str:
             for r in df.itertuples(index=False)]
     return ("Paired differences a - b on the same test videos (95% bootstrap interval); the verdict is "
             "said of a and is resolved only when the interval excludes 0.\n\n"
-            + _md_table(["a", "b", "metric", "level", "a - b [95%]", "verdict"], rows))
+            + markdown_table(rows, ["a", "b", "metric", "level", "a - b [95%]", "verdict"]))
 
 
 def ranking_markdown(df) -> str:
     rows = [[r["rank"], r["stage"], _cell(r, "auc"), r["above"] or "-", r["tied_with"] or "-"] for _, r in df.iterrows()]
     return ("Ranking on test frame ROC-AUC by resolved paired differences only: rank = 1 + the number of "
             "stages resolved better; stages not resolved against each other share ranks.\n\n"
-            + _md_table(["rank", "stage", "ROC-AUC [95%]", "resolved better than", "not resolved against"], rows))
+            + markdown_table(rows, ["rank", "stage", "ROC-AUC [95%]", "resolved better than", "not resolved against"]))
 
 
 def learning_curves(reports_dir: str | Path, path: str | Path | None = None, title: str = ""):

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Mapping
 
+from lstmgan.errors import UserError
 from lstmgan.utils.io import writing
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,11 @@ class MetricLog:
     steps that are about to be trained again) and dvclive appends to the rest."""
 
     def __init__(self, log_dir: str | Path, resume_step: int | None):
-        from dvclive import Live
+        try:
+            from dvclive import Live
+        except ImportError as exc:
+            raise UserError("training logs its metrics with dvclive, which is not installed: "
+                            "pip install 'lstmgan[pipeline]'") from exc
 
         self.dir = Path(log_dir)
         self.plots = self.dir / "plots" / "metrics"

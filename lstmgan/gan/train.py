@@ -330,6 +330,11 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                   "val_l1": state.last_val["l1"], "copy_l1": state.last_val["copy_l1"],
                   "ratio": state.last_val["ratio"], "keypoint_spread": state.last_val.get("kp_spread_px"),
                   "processes": world, "device": device.type,
+                  # choices made by what this machine has (same dvc.lock, different models otherwise)
+                  "perceptual_loss": ("ImageNet VGG19" if getattr(gen_full, "perceptual", None) is not None
+                                      else "off (weight 0)" if not gan.loss.perceptual
+                                      else "off (ImageNet VGG19 weights not in the torch hub cache)"),
+                  "face_detector": str(store.meta.get("detector") or "none (procedural faces, exact crops)"),
                   "probe": state.last_probe, "probe_history": state.probe_history,
                   "checkpoint": str(state.last_checkpoint) if state.last_checkpoint else None}
         timing = {"wall_seconds": wall, "total_wall_seconds": state.wall_before + wall,

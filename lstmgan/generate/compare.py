@@ -147,34 +147,30 @@ def default_pairs(methods: Sequence[str], baseline: str = "copy-source") -> list
     return pairs + [(m, baseline) for m in gens if baseline in methods]
 
 
-def _fmt(v: float) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.4g}"
-
-
 def format_markdown(means, comps, note: str = "", level: float = 0.95, over: str = "test videos") -> str:
     """Two Markdown tables: mean [low, high] per method x metric; diff [low, high] verdict per pair."""
+    from lstmgan.utils.tables import format_interval, markdown_table
+
     pct = int(round(level * 100))
     metrics = list(dict.fromkeys(means["metric"]))
-    lines = [f"Mean [{pct}% interval] per method (bootstrap over {over}):", "",
-             "| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for method, rows in means.groupby("method", sort=False):
-        by = {r.metric: r for r in rows.itertuples()}
-        cells = [f"{_fmt(by[m].mean)} [{_fmt(by[m].low)}, {_fmt(by[m].high)}]" if m in by and np.isfinite(by[m].mean)
-                 else "n/a" for m in metrics]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    rows = []
+    for method, group in means.groupby("method", sort=False):
+        by = {r.metric: r for r in group.itertuples()}
+        rows.append([method] + [format_interval(by[m].mean, by[m].low, by[m].high, 4, significant=True)
+                                if m in by else "n/a" for m in metrics])
+    text = (f"Mean [{pct}% interval] per method (bootstrap over {over}):\n\n"
+            + markdown_table(rows, ["method", *metrics]))
     if len(comps):
-        lines += ["", f"Paired difference A - B [{pct}% interval] and verdict for A (better / worse / "
-                      "not resolved at this budget, from the interval alone):", "",
-                  "| A vs B | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-        for (a, b), rows in comps.groupby(["a", "b"], sort=False):
-            by = {r.metric: r for r in rows.itertuples()}
-            cells = []
-            for m in metrics:
-                r = by.get(m)
-                cells.append("n/a" if r is None or r.verdict == "n/a" else
-                             f"{_fmt(r.diff)} [{_fmt(r.low)}, {_fmt(r.high)}] **{r.verdict}**")
-            lines.append(f"| {a} vs {b} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+        rows = []
+        for (a, b), group in comps.groupby(["a", "b"], sort=False):
+            by = {r.metric: r for r in group.itertuples()}
+            rows.append([f"{a} vs {b}"] + [
+                "n/a" if m not in by or by[m].verdict == "n/a" else
+                f"{format_interval(by[m].diff, by[m].low, by[m].high, 4, significant=True)} **{by[m].verdict}**"
+                for m in metrics])
+        text += (f"\nPaired difference A - B [{pct}% interval] and verdict for A (better / worse / "
+                 "not resolved at this budget, from the interval alone):\n\n"
+                 + markdown_table(rows, ["A vs B", *metrics]))
     return text + ("\n" + note + "\n" if note else "")
 
 

@@ -67,12 +67,11 @@ MODEL_NAMES = {"vgg19": "VGG19", "densenet121": "DenseNet121", "custom_cnn": "cu
 # --------------------------------------------------------------------------------------------
 def iv_text(iv: Interval | None, digits: int = 3, signed: bool = False) -> str:
     """``0.912 [0.850, 0.960]``; the estimate alone (``(no interval)``) when there is none."""
-    if iv is None or not math.isfinite(iv.estimate):
+    from lstmgan.utils.tables import format_interval
+
+    if iv is None:
         return "n/a"
-    f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
-    if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
-        return f.format(iv.estimate) + " (no interval)"
-    return f"{f.format(iv.estimate)} [{f.format(iv.low)}, {f.format(iv.high)}]"
+    return format_interval(iv.estimate, iv.low, iv.high, digits, signed=signed, bare=" (no interval)")
 
 
 def interval_from(d: Any) -> Interval | None:

@@ -109,6 +109,8 @@ def gan_settings(data: ReportData) -> str:
                      "lr": f"{num(train.get('lr')):g} ({train.get('lr_schedule')})",
                      "loss terms that ran (last logged value)": ", ".join(
                          f"{k} {v:.3g}" for k, v in terms.items()) or "not logged",
+                     "perceptual loss": m.get("perceptual_loss", "not recorded"),
+                     "face crops by": m.get("face_detector", "not recorded"),
                      "optimisation from": src})
     if not rows:
         return f"_{not_available(TRAIN_STAGE)}._\n"

@@ -49,7 +49,7 @@ def styled(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         import matplotlib
-        from cycler import cycler
+        from matplotlib import cycler
 
         style = {**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}
         with matplotlib.rc_context(style):

@@ -44,7 +44,9 @@ class Interval:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
+        from lstmgan.utils.tables import format_interval
+
+        return format_interval(self.estimate, self.low, self.high, digits=4, significant=True)
 
 
 def percentile_interval(replicates: np.ndarray, estimate: float, level: float = 0.95, n: int = 0) -> Interval:

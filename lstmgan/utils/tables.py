@@ -1,4 +1,4 @@
-"""One Markdown/CSV table formatter for every stage (detect, generate, report).
+"""One Markdown/CSV table writer and one interval formatter for every stage (detect, generate, report).
 
 Rows are dicts (or anything :func:`markdown_table` can read with ``row.get``); a missing, ``None``
 or NaN cell reads ``n/a``; floats are rounded for reading (``digits`` decimals, one number for every
@@ -37,7 +37,25 @@ def fmt_cell(value: Any, digits: int = 3, significant: bool = False) -> str:
     return str(value)
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
+def format_interval(estimate: Any, low: Any = None, high: Any = None, digits: int = 3,
+                    significant: bool = False, signed: bool = False, bare: str = "") -> str:
+    """The one way an estimate and its interval are written: ``0.912 [0.850, 0.960]``.
+
+    ``digits`` decimals (``significant``: significant digits); ``signed`` writes ``+`` for
+    differences; ``n/a`` without an estimate; the estimate followed by ``bare`` without an interval.
+    """
+    def finite(v: Any) -> bool:
+        return v is not None and math.isfinite(float(v))
+
+    if not finite(estimate):
+        return MISSING
+    spec = ("+" if signed else "") + f".{digits}" + ("g" if significant else "f")
+    if not (finite(low) and finite(high)):
+        return format(float(estimate), spec) + bare
+    return f"{format(float(estimate), spec)} [{format(float(low), spec)}, {format(float(high), spec)}]"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any] | Sequence[Any]], columns: Sequence[str] | None = None,
                    headers: Mapping[str, str] | None = None, digits: int | Mapping[str, int] = 3,
                    significant: bool = False, empty: str = "_(no rows)_") -> str:
     """A GitHub-flavoured Markdown table of ``rows`` (one line per row, ending in a newline).
@@ -45,11 +63,13 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | N
     ``columns``: keys to show, in order (default: the first row's keys); ``headers``: display
     names by key; ``digits``: decimals for floats, one number or ``{column: decimals}`` (default 3),
     or significant digits with ``significant=True``.
-    A ``|`` inside a cell is escaped so it cannot break the table.
+    Rows may also be sequences of cells in ``columns`` order. A ``|`` inside a cell is escaped so it
+    cannot break the table.
     """
     if not rows:
         return empty + "\n"
     columns = list(columns or list(rows[0]))
+    rows = [row if isinstance(row, Mapping) else dict(zip(columns, row)) for row in rows]
     headers = headers or {}
 
     def cell(row: Mapping[str, Any], c: str) -> str:

@@ -13,9 +13,8 @@ auto); on CPU, params.yaml as is (64 px, fp32). Both ``temporal`` variants unles
     python bench/train_step.py --config configs/vox256.yaml --batch 8 --temporal none
     python bench/train_step.py --set gan.train.channels_last=true    # any params override
 
-Runs where only torch and numpy are installed (the GPU machine): dvclive, papermill and DVC
-are not imported, and without PyYAML ``lstmgan.config`` reads the params files with its own reader
-of their plain YAML subset (``lstmgan/utils/yaml_subset.py``).
+Needs the package's core dependencies only (no DVC, dvclive or papermill); on a machine without
+the package registry, bring them as a wheelhouse (docs/training.md).
 """
 from __future__ import annotations
 

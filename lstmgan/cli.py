@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "study": "aggregate a multi-seed study (studies/ablation) into one table with intervals",
     "export": "export a labelled real/fake detection data set from trained generators",
     "detect": "train and evaluate one deepfake detector on an exported data set",
+    "publish": "write the trained generators as weight-only files with a sample driving video",
 }
 
 

@@ -480,3 +480,27 @@ def test_probe_sentence_follows_the_stated_separation_rule():
     assert "generated frames 0.475 (not separated: +1.5 sd)" in sentence
     data.train = {"none": {}}
     assert D.discuss_probe(data) == []
+
+
+def test_revision_ignores_what_the_pipeline_writes(tmp_path, monkeypatch):
+    """REPORT.md names the commit of its inputs; the run's own outputs (dvc.lock, reports/) are not
+    'local changes', an edited input is (and is named)."""
+    import subprocess
+
+    from lstmgan.report.render import git_revision
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    for name in ("dvc.lock", "reports/REPORT.md", "params.yaml"):
+        (tmp_path / name).write_text("a\n")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.lock").write_text("b\n")
+    (tmp_path / "reports" / "REPORT.md").write_text("b\n")
+    assert "local changes" not in git_revision()
+    (tmp_path / "params.yaml").write_text("b\n")
+    assert git_revision().endswith("(with local changes: params.yaml)")

@@ -239,6 +239,23 @@ def crop_faces(frames: np.ndarray, size: int, what: str, crop_scale: float = 1.3
                      for f, b in zip(frames, boxes)])
 
 
+def resolve_checkpoint(name_or_path: str | Path, trained_root: str | Path = "models/gan") -> Path:
+    """A checkpoint path as given, or for a method name (``lstm``, ``none``) the checkout's trained
+    ``<trained_root>/<name>/latest.pt`` if there is one, else the published weights; logged."""
+    from lstmgan.generate.publish import published_checkpoint
+
+    text = str(name_or_path)
+    if text not in ("lstm", "none"):
+        return Path(text)
+    trained = Path(trained_root) / text / "latest.pt"
+    chosen = trained if trained.is_file() else published_checkpoint(text)
+    if not chosen.is_file():
+        raise UserError(f"no {text} generator: neither {trained} (train one: `dvc repro train`) nor the published "
+                        f"{chosen} (this installation has none; pass --checkpoint PATH)")
+    log.info("generator: %s (%s)", chosen, "trained in this checkout" if chosen == trained else "published weights")
+    return chosen
+
+
 def animate_files(source_path: str | Path, driving_path: str | Path, out_path: str | Path,
                   checkpoint: str | Path, device: str = "auto", relative: bool = True,
                   adapt_scale: bool = True, find_best: bool = False, batch_size: int = 8,

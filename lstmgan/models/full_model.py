@@ -229,6 +229,8 @@ def load_checkpoint(checkpoint: str | Path, device: str | torch.device = "cpu") 
         raise UserError(f"{path}: not a readable lstmgan checkpoint ({type(exc).__name__}: {exc}); "
                         f"retrain or restore the file") from exc
     networks = build_networks(params.gan, params.data.size)
+    if "discriminator" not in models:  # a published weight-only file: the generator side only
+        networks.pop("discriminator")
     for name, net in networks.items():
         if name not in models:
             raise UserError(f"{path}: checkpoint has no weights for {name!r}; retrain with this version")

@@ -35,13 +35,20 @@ DETECTOR_COLUMNS = (["model", "variant", "weights"]
                        "eval_images_per_s"])
 
 
+# what the pipeline itself rewrites: a change there is this run's result, not a local change to its inputs
+PIPELINE_WRITES = ("dvc.lock", "reports/")
+
+
 def git_revision() -> str:
+    """The commit the run's inputs come from, naming any tracked input changed since it."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              check=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + (" (with local changes)" if dirty else "")
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10).stdout.splitlines()
+        changed = [line[3:] for line in status if not line[3:].startswith(PIPELINE_WRITES)]
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        return out.stdout.strip() + (f" (with local changes: {shown})" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
 

@@ -1,5 +1,5 @@
 """dlib's face models: speed on scikit-image's astronaut photo, and landmark accuracy on the embedded
-test split (drawn 64 px faces with ground-truth landmarks), the numbers in docs/data.md.
+test split (drawn 64 px faces with ground-truth landmarks); docs/data.md describes the models.
 
 Prints one JSON object. Landmark errors are mean |dlib - ground truth| in pixels of the 64 px crop,
 one value per test video, with 95% bootstrap intervals over videos (lstmgan.utils.stats). Needs the

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only build the comparison table from <detect.out>/*/metrics.json")
     parser.add_argument("--compare", action="store_true",
                         help="only build the interval tables (detect_intervals/pairwise/ranking/thesis .md/.csv) "
-                             "from <detect.out>/*/ metrics.json + predictions.csv into <detect.tables_out>")
+                             "from <detect.out>/*/ metrics.json + predictions.csv into --tables")
     parser.add_argument("--prefix", default="detect", help="file name prefix of the --compare tables")
 
 

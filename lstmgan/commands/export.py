@@ -1,8 +1,10 @@
 """Export a labelled real/fake deepfake detection data set from trained generators.
 
-Uses the face store's val and test identities only (never the GAN's training identities), split
-again identity-disjoint into train/val/test. Each real video also drives one fake (a face of another
-identity of the same split, animated by each of generate.methods in turn): real and fake balanced.
+The people come from the detection pool (generate.export_source: pool, the default: procedural
+people the GAN never trained on, already split identity-disjoint into train/val/test) or from the
+face store's val and test identities (store, split again identity-disjoint). Each real video also
+drives one fake (a face of another identity of the same split, animated by each of
+generate.methods in turn): real and fake balanced.
 Every video is written raw (lossless) and at each generate.export_crf (c23, c40), with PNG frames
 in the thesis loader's layout <out>/<compression>/<split>/<real|fake>/frames/*.png, manifest.csv,
 dataset.json and a DATASET.md card. Every PNG and MP4 is tagged synthetic/real with its generator

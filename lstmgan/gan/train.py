@@ -19,8 +19,8 @@ What one run does:
 
 Under DDP each full model is wrapped in ``DistributedDataParallel`` (so gradients are averaged
 across processes) and the networks' own ``state_dict`` is saved, so checkpoints are the same with
-or without DDP. Nothing here imports dvclive, papermill or DVC at module level: the GPU machine
-has none of them (without dvclive the metrics go to the same TSV/JSON layout dvclive writes).
+or without DDP. The metrics log needs dvclive (the [pipeline] extra); nothing here imports
+papermill or DVC.
 
 Homes of the parts: run state and checkpoints in :mod:`lstmgan.gan.checkpoint`, the metrics log in
 :mod:`lstmgan.gan.metrics_log`, DDP set-up in :mod:`lstmgan.gan.distributed`, validation in

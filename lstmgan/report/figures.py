@@ -32,7 +32,7 @@ HATCHES = ("", "//", "..", "xx")
 DPI = 100
 AXIS_UNITS = {"l1": "intensity in [0, 1]", "flicker": "intensity in [0, 1] per frame step",
               "warp_error": "intensity in [0, 1]", "akd": "pixels at 64 px", "aed": "squared embedding distance"}
-MAX_WIDTH = 900  # px of a published copy of a stage figure
+MAX_WIDTH = 1800  # px of a published copy of a stage figure (legends and jacobians stay legible)
 
 
 @dataclass(frozen=True)
@@ -137,36 +137,58 @@ def compression_auc(data: ReportData, path: Path) -> str | None:
     return "frame AUC per test compression, every run (colour: detector; marker and line style: data variant)"
 
 
-def lstm_vs_none(data: ReportData, path: Path) -> str | None:
-    """One panel per metric: lstm, none, copy-source with 95% intervals over test videos."""
-    import numpy as np
+VERDICT_COLOURS = {"better": OKABE_ITO[2], "worse": OKABE_ITO[5], "not resolved": "#777777"}
 
-    ivs = method_intervals(data)
-    methods = [m for m in ("lstm", "none", "copy-source") if m in ivs]
-    metrics = [k for k in ("l1", "flicker", "warp_error", "akd", "aed")
-               if any(k in ivs[m] for m in methods)]
-    if not ({"lstm", "none"} <= set(methods) and metrics):
+
+def _relative(iv, base: float):
+    """An interval of a - b as a percentage of b's mean (None without a usable mean)."""
+    if iv is None or not (math.isfinite(base) and base):
         return None
-    fig = _new_figure(figsize=(2.5 * len(metrics), 3.4))
-    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
-    any_interval = False
-    for ax, k in zip(axes, metrics):
-        vals = [ivs[m][k].estimate if k in ivs[m] else np.nan for m in methods]
-        lows = [ivs[m][k].low if k in ivs[m] else np.nan for m in methods]
-        highs = [ivs[m][k].high if k in ivs[m] else np.nan for m in methods]
-        has = all(math.isfinite(x) for x in lows + highs)
-        any_interval |= has
-        err = [[v - lo for v, lo in zip(vals, lows)], [hi - v for v, hi in zip(vals, highs)]] if has else None
-        ax.bar(range(len(methods)), vals, yerr=err, capsize=3, color=[OKABE_ITO[i] for i in range(len(methods))],
-               hatch=None, edgecolor="black", lw=0.5)
-        ax.set_xticks(range(len(methods)), [m.replace("-", "\n") for m in methods], fontsize=8)
-        ax.set_ylabel(f"{k} ({AXIS_UNITS.get(k, GENERATION_UNITS.get(k, ''))})", fontsize=8)
-        ax.set_title(f"{k}: {'higher' if k in HIGHER_IS_BETTER else 'lower'} is better", fontsize=9)
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    fig.suptitle("Test reconstruction: LSTM model, first-order-motion baseline, copying the source frame", fontsize=10)
+    return tuple(100 * v / abs(base) for v in (iv.estimate, iv.low, iv.high))
+
+
+def lstm_vs_none(data: ReportData, path: Path) -> str | None:
+    """lstm - none per metric as % of none's mean, with 95% intervals, coloured by the verdict: one
+    panel for this run (one seed, test videos), one for the multi-seed study when it is committed."""
+    from matplotlib.lines import Line2D
+
+    from lstmgan.report.discuss import decide, paired_intervals, study_intervals
+
+    panels = []
+    means = method_intervals(data).get("none", {})
+    one = {m: iv for m, (iv, _) in paired_intervals(data).items() if m in means}
+    if one:
+        panels.append(("this run: one seed, paired over test videos",
+                       {m: (_relative(iv, means[m].estimate), decide(iv, m in HIGHER_IS_BETTER)) for m, iv in one.items()}))
+    study = study_intervals(data, "lstm", "none")
+    base = data.study.get("none") or {}
+    if study:
+        panels.append((f"multi-seed study: {len(data.study.get('seeds') or [])} seeds x {data.study.get('videos')} "
+                       "test videos", {m: (_relative(iv, num((base.get(m) or {}).get("mean"))),
+                                           decide(iv, m in HIGHER_IS_BETTER)) for m, iv in study.items()}))
+    panels = [(title, {m: v for m, v in rows.items() if v[0] is not None}) for title, rows in panels]
+    panels = [(title, rows) for title, rows in panels if rows]
+    if not panels:
+        return None
+    height = max(len(rows) for _, rows in panels)
+    fig = _new_figure(figsize=(5.2 * len(panels), 0.42 * height + 1.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, rows) in zip(axes, panels):
+        names = list(rows)
+        for y, m in enumerate(names):
+            (est, lo, hi), v = rows[m]
+            ax.errorbar(est, y, xerr=[[est - lo], [hi - est]], fmt="o", color=VERDICT_COLOURS[v], capsize=3)
+        ax.axvline(0, color="#333333", lw=0.8)
+        ax.set_yticks(range(len(names)), [f"{m} ({'higher' if m in HIGHER_IS_BETTER else 'lower'} is better)"
+                                          for m in names], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("lstm - none, % of none's mean (95% interval)", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"lstm {k}") for k, c in VERDICT_COLOURS.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     _save(fig, path)
-    return ("generation metrics per method, mean over test videos"
-            + (" with 95% bootstrap intervals" if any_interval else " (no per-video table: no intervals)"))
+    return ("paired differences lstm - none on every metric, as a percentage of the baseline's mean, with 95% "
+            "intervals; colour: the verdict for lstm (an interval across 0 is not resolved)")
 
 
 def gan_val_l1(data: ReportData, path: Path) -> str | None:

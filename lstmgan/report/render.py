@@ -23,7 +23,7 @@ from lstmgan.report.figures import Figure, draw_figures, figures_of
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
 from lstmgan.utils.stats import HIGHER_IS_BETTER
-from lstmgan.utils.tables import csv_text, markdown_table
+from lstmgan.utils.tables import csv_text, format_interval, markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -118,49 +118,77 @@ def gan_settings(data: ReportData) -> str:
                          f"{k} {v:.3g}" for k, v in terms.items()) or "not logged",
                      "perceptual loss": m.get("perceptual_loss", "not recorded"),
                      "face crops by": m.get("face_detector", "not recorded"),
-                     "optimisation from": src})
+                     "optimisation settings from": src})
     if not rows:
         return f"_{not_available(TRAIN_STAGE)}._\n"
-    return markdown_table(rows)
+    return transposed(rows, "model")
+
+
+def transposed(rows: Sequence[dict[str, Any]], key: str) -> str:
+    """A table with one column per row's ``key`` and one row per other field (few, long columns)."""
+    fields = list(dict.fromkeys(f for r in rows for f in r if f != key))
+    return markdown_table([{"": f, **{str(r[key]): r.get(f) for r in rows}} for f in fields],
+                          ["", *[str(r[key]) for r in rows]])
 
 
 def probe_table(data: ReportData) -> str:
-    """The discriminator probe each train stage recorded (``probe`` in train-<t>.json), numbers only."""
-    rows = []
+    """The discriminator probe each train stage recorded (``probe`` in train-<t>.json): mean score
+    (sd over images) per input, one column per model; its accuracy below."""
+    columns: dict[str, dict[str, str]] = {}
     for t, m in data.train.items():
         probe = m.get("probe")
         if not isinstance(probe, dict):
             continue
-        flat = {}
-        for k, v in probe.items():
+        column = {}
+        flat = dict(probe)
+        for k, v in probe.items():  # nested records (e.g. {"blurred": {"score": ...}}) as dotted names
             if isinstance(v, dict):
-                flat.update({f"{k}.{kk}": vv for kk, vv in v.items() if isinstance(vv, (int, float))})
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                flat[k] = v
-        rows.append({"model": t, **flat})
-    if not rows:
-        return ("Discriminator probe: not available in this run (no `probe` in reports/metrics/train-<t>.json).\n")
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    return "Discriminator probe recorded by the train stage (train-<t>.json `probe`):\n\n" + markdown_table(rows, columns)
+                flat.pop(k)
+                flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        for k, v in flat.items():
+            if k.endswith("_std") or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            sd = flat.get(f"{k}_std")
+            column[k] = format_interval(v, digits=3, significant=True) + (
+                f" ({format_interval(sd, digits=2, significant=True)})" if isinstance(sd, (int, float)) else "")
+        columns[t] = column
+    if not columns:
+        return "Discriminator probe: not available in this run (no `probe` in reports/metrics/train-<t>.json).\n"
+    inputs = list(dict.fromkeys(k for c in columns.values() for k in c))
+    rows = [{"input": k, **{t: c.get(k) for t, c in columns.items()}} for k in inputs]
+    return ("Discriminator probe recorded by the train stage (train-<t>.json `probe`): mean patch score, real -> 1, "
+            "fake -> 0 (sd over images); `accuracy` is the probe's real-vs-generated accuracy.\n\n"
+            + markdown_table(rows, ["input", *columns]))
+
+
+GENERATION_TABLES = (("Reconstruction and identity", ("l1", "psnr", "ssim", "akd", "aed")),
+                     ("Temporal", ("flicker", "warp_error", "tof")))
 
 
 def generation_table(data: ReportData) -> str:
     ivs = D.method_intervals(data)
     if not ivs:
         return f"Generation metrics: {not_available('generate')}.\n"
-    metrics = [k for k in D.RECON_METRICS if any(k in v for v in ivs.values())]
-    rows = [{"method": m, **{k: D.iv_text(v.get(k), 4) for k in metrics}} for m, v in ivs.items()]
-    return (markdown_table(rows, ["method", *metrics])
+    out = []
+    shown = []
+    for title, wanted in GENERATION_TABLES:
+        metrics = [k for k in wanted if any(k in v for v in ivs.values())]
+        if not metrics:
+            continue
+        shown += metrics
+        rows = [{"method": m, **{k: D.iv_text(v.get(k)) for k in metrics}} for m, v in ivs.items()]
+        out.append(f"{title}:\n\n" + markdown_table(rows, ["method", *metrics]))
+    return ("\n".join(out)
             + "\nMean over test videos [95% bootstrap interval over videos, one seed]. Units: "
-            + "; ".join(f"{k}: {D.GENERATION_UNITS[k]}" for k in metrics)
-            + ". Lower is better except " + ", ".join(sorted(HIGHER_IS_BETTER & set(metrics))) + ".\n")
+            + "; ".join(f"{k}: {D.GENERATION_UNITS[k]}" for k in shown if k in D.GENERATION_UNITS)
+            + ". Lower is better except " + ", ".join(sorted(HIGHER_IS_BETTER & set(shown))) + ".\n")
 
 
 def paired_table(data: ReportData) -> str:
     diffs = D.paired_intervals(data)
     if not diffs:
         return ""
-    rows = [{"metric": k, "lstm - none [95%]": D.iv_text(iv, 5, signed=True),
+    rows = [{"metric": k, "lstm - none [95%]": D.iv_text(iv, signed=True),
              "verdict for lstm": D.decide(iv, k in HIGHER_IS_BETTER), "interval from": src}
             for k, (iv, src) in diffs.items()]
     return markdown_table(rows)
@@ -190,9 +218,11 @@ def detectors_table(data: ReportData) -> tuple[str, str]:
           "copies). Accuracy, AP, ROC-AUC in [0, 1], higher is better; EER lower is better. `[low, high]` = 95% "
           "interval over test videos from reports/tables/detect_intervals.csv; `(no interval)` = point estimate "
           "only. `one class` = the detector predicts one class for every test frame.\n\n")
-    md += markdown_table(shown, ["run", "weights", "one class", "accuracy", "ap", "auc", "eer", "video AUC",
-                                 "AUC c23", "AUC c40"], {"ap": "AP", "auc": "ROC-AUC", "eer": "EER"},
-                         empty="_(no detector results)_")
+    md += markdown_table(shown, ["run", "one class", "accuracy", "ap", "auc", "eer"],
+                         {"ap": "AP", "auc": "ROC-AUC", "eer": "EER"}, empty="_(no detector results)_")
+    if shown:
+        md += ("\nVideo level (mean of a video's frame scores) and the compressed test copies, ROC-AUC point "
+               "estimates:\n\n" + markdown_table(shown, ["run", "weights", "video AUC", "AUC c23", "AUC c40"]))
     for stage in data.missing_detectors:
         md += f"\n- {stage}: {not_available(stage)}"
     return md + ("\n" if data.missing_detectors else ""), csv_text(flat, DETECTOR_COLUMNS)
@@ -207,6 +237,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     now = now or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     s: list[str] = []
     s.append("# Results: reproducing \"Deep Fakes Generation Using LSTM based Generative Adversarial Networks\"\n")
+    s.append("\n".join(f"> {line}\n>" for line in D.answers(data)).rstrip(">\n") + "\n")
     s.append(f"Run of git revision `{git_revision()}` (lstmgan {__version__}), report written {now}. Every number is "
              "read from a file a pipeline stage wrote in this run and every picture is in "
              f"`{p.report.figures}/` (committed, so this page renders on the web). Rebuild with `dvc repro report`.\n")
@@ -238,14 +269,16 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     if data.evalnets:
         e = data.evalnets
         s.append(f"AKD is measured by {e.get('landmark_source')} (test error "
-                 f"{D.iv_text(D.point(num(e.get('landmark_test_mae_px'))), 3).replace(' (no interval)', '')} px), "
+                 f"{num(e.get('landmark_test_mae_px')):.3g} px), "
                  f"AED by {e.get('identity_source')} (test verification accuracy "
-                 f"{D.iv_text(D.point(num(e.get('identity_test_verification_accuracy'))), 3).replace(' (no interval)', '')}).\n")
+                 f"{num(e.get('identity_test_verification_accuracy')):.3g}).\n")
     ablation = Path(p.generate.tables) / "ablation.md"
     if ablation.is_file():
         s.append(f"\nThe generate stage's own table and note: [{ablation.name}]({rel(ablation, report_path)}).\n")
     if data.ablation_study is not None:
-        s.append(f"\n### Multi-seed study ({data.ablation_study})\n\n" + data.ablation_study.read_text() + "\n")
+        s.append(f"\n### Multi-seed study\n\nEvery comparison on every metric, with its interval: "
+                 f"[{data.ablation_study.name}]({rel(data.ablation_study, report_path)}) (the figure below shows "
+                 "them as differences relative to B).\n")
         s.append("\n" + _bullets(D.discuss_study(data)))
     else:
         s.append(f"\nMulti-seed study: not available in this run (`{p.report.ablation_study or 'report.ablation_study'}` "

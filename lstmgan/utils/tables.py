@@ -49,10 +49,16 @@ def format_interval(estimate: Any, low: Any = None, high: Any = None, digits: in
 
     if not finite(estimate):
         return MISSING
-    spec = ("+" if signed else "") + f".{digits}" + ("g" if significant else "f")
+    # significant digits keep their trailing zeros (0.850, not 0.85): '#' without a bare trailing point
+    spec = ("+" if signed else "") + ("#" if significant else "") + f".{digits}" + ("g" if significant else "f")
+
+    def number(v: Any) -> str:
+        text = format(float(v), spec)
+        return text[:-1] if text.endswith(".") else text
+
     if not (finite(low) and finite(high)):
-        return format(float(estimate), spec) + bare
-    return f"{format(float(estimate), spec)} [{format(float(low), spec)}, {format(float(high), spec)}]"
+        return number(estimate) + bare
+    return f"{number(estimate)} [{number(low)}, {number(high)}]"
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any] | Sequence[Any]], columns: Sequence[str] | None = None,

@@ -285,6 +285,10 @@ class ReportParams:
     notebooks: str = "reports/notebooks"  # executed stage notebooks (papermill durations)
     l1_target_ratio: float = 0.6  # GAN goal: val reconstruction L1 <= this x the copy-the-source L1
     ablation_study: str = "studies/ablation/reports/tables/ablation.md"  # multi-seed study table, if run
+    executed: str = "reports/executed"  # committed copies of executed notebooks (the web shows their outputs)
+    published_notebooks: list[str] = field(default_factory=lambda: [
+        "01_data", "02_train_gan-lstm", "03_generate", "04_detectors-vgg19-base"])
+    model_card: str = "MODEL_CARD.md"  # the generator's model card, with its measured quality
 
 
 @dataclass

@@ -520,3 +520,36 @@ def test_revision_ignores_what_the_pipeline_writes(tmp_path, monkeypatch):
     assert "local changes" not in git_revision()
     (tmp_path / "params.yaml").write_text("b\n")
     assert git_revision().endswith("(with local changes: params.yaml)")
+
+
+def test_model_card_and_published_notebooks(tmp_path, monkeypatch):
+    """The report stage writes MODEL_CARD.md from this run's numbers and commits reduced copies of the
+    executed notebooks report.published_notebooks names (a missing one is left out)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    root = make_tree(tmp_path / "proj", intervals=True)
+    big = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((300, 1600, 3)) * 255).astype(np.uint8)).save(big, "PNG")
+    nb = {"cells": [{"cell_type": "code", "source": "nb.show(fig)", "metadata": {}, "execution_count": 1,
+                     "outputs": [{"output_type": "display_data", "metadata": {},
+                                  "data": {"image/png": base64.b64encode(big.getvalue()).decode()}}]}],
+          "metadata": {"papermill": {"duration": 3.0}}, "nbformat": 4, "nbformat_minor": 5}
+    _write_json(root / "reports/notebooks/01_data.ipynb", nb)
+    _write_json(root / "lstmgan/weights/weights.json",
+                {"trained_on": "the embedded procedural talking faces (no real person)",
+                 "files": {"lstm.pt": {"what": "lstm generator", "bytes": 3_300_000}}})
+    params = _params(root, monkeypatch)
+    build_report(params)
+    card = (root / "MODEL_CARD.md").read_text()
+    assert "## Out of scope" in card and "no real person" in card and "| lstmgan/weights/lstm.pt | lstm generator | 3.30 |" in card
+    assert "| L1 (intensity in [0, 1], lower is better) |" in card and "SYNTHETIC (deepfake)" in card
+    published = sorted(p.name for p in (root / "reports/executed").iterdir())
+    assert "01_data.ipynb" in published and "03_generate.ipynb" not in published  # 03 did not run here
+    copy = json.loads((root / "reports/executed/01_data.ipynb").read_text())
+    png = copy["cells"][0]["outputs"][0]["data"]["image/png"]
+    with Image.open(io.BytesIO(base64.b64decode(png))) as im:
+        assert im.width == 1000
+    assert copy["metadata"]["papermill"]["duration"] == 3.0

@@ -19,7 +19,9 @@ from typing import Sequence
 from lstmgan import __version__
 from lstmgan.config import Params
 from lstmgan.report import discuss as D
+from lstmgan.report.executed import publish_notebooks
 from lstmgan.report.figures import Figure, draw_figures, figures_of
+from lstmgan.report.model_card import render_model_card
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
 from lstmgan.utils.stats import HIGHER_IS_BETTER
@@ -34,6 +36,9 @@ DETECTOR_COLUMNS = (["model", "variant", "weights"]
                        "train_frames", "test_frames", "parameters", "train_time_s", "train_images_per_s",
                        "eval_images_per_s"])
 
+
+PUBLISHED_WEIGHTS = Path("lstmgan/weights")  # the publish stage's folder (its weights.json describes the files)
+ANIMATION = Path("reports/animation.gif")  # the publish stage's showcase
 
 # what the pipeline itself rewrites: a change there is this run's result, not a local change to its inputs
 PIPELINE_WRITES = ("dvc.lock", "reports/")
@@ -240,7 +245,9 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     s.append("\n".join(f"> {line}\n>" for line in D.answers(data)).rstrip(">\n") + "\n")
     s.append(f"Run of git revision `{git_revision()}` (lstmgan {__version__}), report written {now}. Every number is "
              "read from a file a pipeline stage wrote in this run and every picture is in "
-             f"`{p.report.figures}/` (committed, so this page renders on the web). Rebuild with `dvc repro report`.\n")
+             f"`{p.report.figures}/` (committed, so this page renders on the web). Rebuild with `dvc repro report`. "
+             f"The executed notebooks behind it: [{p.report.executed}/]({rel(Path(p.report.executed), report_path)}); "
+             f"the generators' model card: [{p.report.model_card}]({rel(Path(p.report.model_card), report_path)}).\n")
     s.append("## Thesis vs reproduction\n")
     s.append(thesis_table(data))
     s.append(f"\n**The rule behind every verdict.** {D.RULE}\n")
@@ -283,6 +290,10 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     else:
         s.append(f"\nMulti-seed study: not available in this run (`{p.report.ablation_study or 'report.ablation_study'}` "
                  "absent).\n")
+    if ANIMATION.is_file():
+        s.append(f"![cross-identity animations: source | driving | {' | '.join(p.generate.methods)}]"
+                 f"({rel(ANIMATION, report_path)})\n\n*cross-identity animations of the test split, left to right: "
+                 f"source | driving | {' | '.join(p.generate.methods)}* (`dvc repro publish`)\n")
     s.append(_images(figures_of(figures, "generation"), report_path))
 
     s.append("## 4. Detectors (`dvc repro -s detect@<model>-<variant>`)\n")
@@ -338,6 +349,8 @@ def build_report(params: Params) -> Path:
     text = render_markdown(data, report_path, figures, detectors_md)
     atomic_write_text(report_path, text)
     atomic_write_text(report_path.with_suffix(".html"), markdown_to_html(text))
+    atomic_write_text(r.model_card, render_model_card(data, PUBLISHED_WEIGHTS / "weights.json"))
+    publish_notebooks(Path(r.notebooks), r.published_notebooks, Path(r.executed))
     log.info("report: %s (+ .html), %d detector runs, %d stage times, %d pictures", report_path,
              len(data.detectors), len(data.times), len(figures))
     return report_path

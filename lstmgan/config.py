@@ -476,9 +476,8 @@ def load_params(
 
     ``configs`` are extra params-style files merged over it key by key, in order (e.g.
     ``configs/vox256.yaml``); ``overrides`` are ``"section.key=value"`` strings (or a mapping of
-    dotted keys to values) applied last; ``sections`` replaces whole top-level sections (what
-    papermill injects from ``-f params.yaml``; ``None`` values are ignored so a notebook's default
-    cell falls back to the file). ``path=None`` starts from the built-in defaults instead of a file.
+    dotted keys to values) applied last; ``sections`` replaces whole top-level sections (a
+    notebook's parameters cell; ``None`` values are ignored so the default cell falls back to the file). ``path=None`` starts from the built-in defaults instead of a file.
     """
     if path is None:
         where, raw = "defaults", Params().to_dict()

@@ -348,11 +348,11 @@ def test_discriminator_alone_separates_real_from_a_degraded_generator_output(sto
     assert abs(gap_before) < 0.1 and gap_after > 0.3, (gap_before, gap_after)
 
 
-def test_discriminator_figure_plots_the_logged_accuracies_and_probe(tmp_path):
+def test_discriminator_figures_plot_the_logged_accuracies_and_probe(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from lstmgan.gan.figures import discriminator_figure
+    from lstmgan.gan.figures import discriminator_accuracy, discriminator_figure
     from lstmgan.gan.metrics_log import MetricLog, read_history
 
     log = MetricLog(tmp_path, resume_step=None)
@@ -361,15 +361,18 @@ def test_discriminator_figure_plots_the_logged_accuracies_and_probe(tmp_path):
     log.log(50, {"probe/real": 0.8, "probe/real_std": 0.1, "probe/generated": 0.3, "probe/generated_std": 0.05,
                  "probe/accuracy": 0.7})
     log.close()
-    fig = discriminator_figure(read_history(tmp_path), "run")
-    acc_ax, probe_ax = fig.axes
+    history = read_history(tmp_path)
+    acc_ax, = discriminator_accuracy(history).axes
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in acc_ax.lines}
-    assert lines["real frames"] == ([25, 50], [0.75, 1.0])
-    assert lines["generated frames"] == ([25, 50], [pytest.approx(0.65), pytest.approx(0.4)])
-    assert "decoder image" not in lines  # series not logged are left out
+    assert lines["on real frames"] == ([25, 50], [0.75, 1.0])
+    assert lines["on generated frames"] == ([25, 50], [pytest.approx(0.65), pytest.approx(0.4)])
+    assert "on decoder image" not in lines  # series not logged are left out
+    probe_ax, probe_acc_ax = discriminator_figure(history, "run").axes  # the probe only: no repeated panel
     probe = {line.get_label(): list(line.get_ydata()) for line in probe_ax.lines}
     assert probe["real frames"] == [0.8] and probe["generated frames"] == [0.3]
-    assert probe["real-vs-generated accuracy"] == [0.7]
+    assert "real-vs-generated accuracy" not in probe  # scores and an accuracy never share an axis
+    accuracy = {line.get_label(): list(line.get_ydata()) for line in probe_acc_ax.lines}
+    assert accuracy["real-vs-generated accuracy"] == [0.7]
     assert len(probe_ax.collections) == 2  # the ±1 sd bands of the two probed inputs
 
 

@@ -494,3 +494,30 @@ def learning_curves(reports_dir: str | Path, path: str | Path | None = None, tit
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=100)
     return fig
+
+
+def run_flags(run_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> list[str]:
+    """What a reader must know beside one run's figures: a detector that predicts one class for every
+    test frame, or whose frame AUC interval (over test videos) reaches chance. Empty when neither."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    metrics = read_metrics(run_dir / "metrics.json")
+    frames = pd.read_csv(run_dir / "predictions.csv", dtype={"video_id": str, "method": str, "label": str,
+                                                             "path": str}, keep_default_na=False)
+    comp = metrics.get("train_compression", "raw")
+    if "compression" in frames:
+        frames = frames[frames["compression"] == comp].reset_index(drop=True)
+    out = []
+    predicted = (frames["p_fake"].to_numpy(float) >= 0.5)
+    if predicted.size and (predicted.all() or not predicted.any()):
+        which = "fake" if predicted.all() else "real"
+        out.append(f"This detector predicts one class ({which}) for every {comp} test frame: its accuracy is the "
+                   "share of that class, and its confusion matrix and prediction grid show that one class; only "
+                   "its scores' ranking (AUC) says anything.")
+    iv = metric_interval(level_scores(frames, "frame"), "auc", n_boot, seed)
+    if np.isfinite(iv.low) and iv.low <= 0.5:
+        out.append(f"Its frame ROC-AUC {format_interval(iv.estimate, iv.low, iv.high, 3, significant=True)} "
+                   "(95% interval over test videos) reaches chance (0.5): at this budget it has not learned to "
+                   "tell these fakes from real frames, so read its curves and examples as a failure to learn.")
+    return out

@@ -28,10 +28,13 @@ def _figure(nrows: int = 1, ncols: int = 1, **kwargs):
 
 
 def metrics_plot(records: Sequence[dict], best_epoch: int | None = None, path=None, title: str = ""):
-    """The thesis's 4-panel plot: loss, accuracy, AUC and learning rate per epoch."""
+    """The thesis's 4-panel plot: loss, accuracy, AUC and learning rate per epoch; None (and no file)
+    for a run of one epoch, whose "curves" would be single dots."""
     import pandas as pd
     from matplotlib.ticker import MaxNLocator
 
+    if len(records) < 2:
+        return None
     r = pd.DataFrame(list(records))
     fig, axes = _figure(1, 4, figsize=(16, 3.6))
     panels = [
@@ -118,12 +121,13 @@ def prediction_grid(images: np.ndarray, labels: Sequence[int], p_fake: Sequence[
     return _save(fig, path)
 
 
-def generalisation_heatmap(matrix, path=None, title: str = "", metric: str = "AUC"):
-    """A train-condition x test-condition matrix (pandas DataFrame) as an annotated heatmap."""
+def generalisation_heatmap(matrix, path=None, title: str = "", metric: str = "AUC", ylabel: str = "trained on"):
+    """A condition x test-condition matrix (pandas DataFrame) as an annotated heatmap; ``ylabel``
+    names what the rows are."""
     import seaborn as sns
 
     fig, ax = _figure(figsize=(1.6 + 1.3 * matrix.shape[1], 1.2 + 0.8 * matrix.shape[0]))
     sns.heatmap(matrix.astype(float), annot=True, fmt=".3f", vmin=0.0, vmax=1.0, cmap="viridis", ax=ax,
                 cbar_kws={"label": metric})
-    ax.set(xlabel="tested on", ylabel="trained on", title=title or f"generalisation ({metric})")
+    ax.set(xlabel="tested on", ylabel=ylabel, title=title or f"generalisation ({metric})")
     return _save(fig, path)

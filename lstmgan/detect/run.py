@@ -230,8 +230,9 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
         figures.prediction_grid(raw_images.images.numpy(), frames["y"].to_numpy()[pick],
                                 frames["p_fake"].to_numpy()[pick], fig_dir / "predictions.png", title=title)
         figures.generalisation_heatmap(comp_matrix, fig_dir / "generalisation_compression.png",
-                                       f"{name}: train {cfg.train_compression}, test each compression")
-        if method_matrix.size:
+                                       f"{name}: train {cfg.train_compression}, test each compression",
+                                       ylabel=f"level scored (trained on {cfg.train_compression})")
+        if method_matrix.size and any(row != "all" for row in method_matrix.index):  # cross_method on
             figures.generalisation_heatmap(method_matrix, fig_dir / "generalisation_method.png",
                                            f"{name}: train on one method's fakes, test on each")
     log.info("%s: test %s frame acc %.3f AUC %.3f EER %.3f, video AUC %.3f (%s, %.0f s)", name,

@@ -77,11 +77,17 @@ def losses(history: History, path=None):
 
 @styled
 def discriminator_accuracy(history: History, path=None):
-    """The discriminator's accuracy on real and on generated frames, with the 0.5 chance line."""
+    """The discriminator's accuracy on real and on generated frames (and on each extra fake it is
+    trained on, when logged), with the 0.5 chance line."""
     fig, axes = new_figure(1, 1, figsize=(6.5, 3.4))
     ax = axes[0, 0]
-    ax.plot(*_series(history, "disc/acc_real"), color=PALETTE[0], label="on real frames")
-    ax.plot(*_series(history, "disc/acc_fake"), color=PALETTE[3], ls="--", label="on generated frames")
+    styles = {"disc/acc_real": (PALETTE[0], "-"), "disc/acc_fake": (PALETTE[3], "--"),
+              "disc/acc_decoded": (PALETTE[1], "-."), "disc/acc_wrong_pose": (PALETTE[2], ":")}
+    for name, label in ACCURACIES:
+        steps, values = _series(history, name)
+        if len(steps):
+            colour, ls = styles[name]
+            ax.plot(steps, values, color=colour, ls=ls, label=f"on {label}")
     ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance (0.5)")
     ax.set(ylim=(-0.02, 1.02), xlabel="training step", ylabel="share of patches judged right",
            title="discriminator accuracy")
@@ -273,20 +279,11 @@ ACCURACIES = (("disc/acc_real", "real frames"), ("disc/acc_fake", "generated fra
 
 
 def discriminator_figure(history: History, title: str = ""):
-    """Two panels: the discriminator's training accuracies (fraction of patches judged right, per
-    kind of input) and the held-out probe (mean patch score, real -> 1, fake -> 0, with the
-    per-image spread as a band, and the real-vs-generated accuracy). Returns the figure."""
+    """The held-out probe in two panels: mean patch scores per input (real -> 1, fake -> 0, the
+    per-image spread as a band) and, on its own axis, the real-vs-generated accuracy. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, (acc_ax, probe_ax) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
-    for name, label in ACCURACIES:
-        steps, values = _series(history, name)
-        if len(steps):
-            acc_ax.plot(steps, values, lw=1.2, label=label)
-    acc_ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    acc_ax.set(ylim=(-0.02, 1.02), xlabel="step", ylabel="fraction of patches judged right",
-               title="discriminator accuracy (training batches)")
-    acc_ax.legend(fontsize=7)
+    fig, (probe_ax, probe_acc_ax) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
     for name, label in PROBE_INPUTS:
         steps, values = _series(history, f"probe/{name}")
         if not len(steps):
@@ -296,13 +293,16 @@ def discriminator_figure(history: History, title: str = ""):
         if len(spread) == len(values):
             mean, std = np.asarray(values), np.asarray(spread)
             probe_ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
+    probe_ax.set(xlabel="step", ylabel="mean patch score (real -> 1)",
+                 title="probe: held-out frames, ±1 sd over images")
+    probe_ax.legend(fontsize=7)
     steps, values = _series(history, "probe/accuracy")
     if len(steps):
-        probe_ax.plot(steps, values, "k--", lw=1.2, label="real-vs-generated accuracy")
-    probe_ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    probe_ax.set(xlabel="step", ylabel="mean patch score (real -> 1)",
-                 title="discriminator probe (held-out frames, ±1 sd)")
-    probe_ax.legend(fontsize=7)
+        probe_acc_ax.plot(steps, values, "ko-", ms=3, lw=1.2, label="real-vs-generated accuracy")
+    probe_acc_ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance (0.5)")
+    probe_acc_ax.set(ylim=(-0.02, 1.02), xlabel="step", ylabel="accuracy",
+                     title="probe: real vs generated, thresholded at 0.5")
+    probe_acc_ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     return fig

@@ -1,9 +1,9 @@
 """Notebook helpers: every notebook starts with ``P = nb.setup(params_path, **sections)``.
 
-papermill runs the notebooks with ``-f params.yaml``, which injects each top-level section as a
-dict into the notebook's ``parameters`` cell; a student running the notebook by hand leaves them as
-``None`` and the same values are read from ``params.yaml``. Either way the result is one validated
-:class:`~lstmgan.config.Params`.
+The notebook reads ``params.yaml`` (``params_path``) itself, under papermill as by hand; papermill
+injects only per-run values (``-p temporal none``, ``-p model vgg19``). A section given in the
+``parameters`` cell (a dict, e.g. ``gan = {"out": "/tmp/try"}``) replaces that section of the file.
+Either way the result is one validated :class:`~lstmgan.config.Params`.
 """
 from __future__ import annotations
 
@@ -101,3 +101,23 @@ def savefig(fig: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
     return path
+
+
+def say(*lines: str) -> None:
+    """Print ``lines`` as one stream output (one write: no empty fragments in the executed notebook)."""
+    import sys
+
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    sys.stdout.flush()
+
+
+def params_line(section: Any, name: str = "") -> str:
+    """One compact line of a params section's scalar settings (``data: source=synth, size=64, ...``):
+    the values a notebook runs with, shown once instead of a dataclass repr."""
+    from dataclasses import fields, is_dataclass
+
+    items = [(f.name, getattr(section, f.name)) for f in fields(section)] if is_dataclass(section) else \
+        list(dict(section).items())
+    shown = ", ".join(f"{k}={v}" for k, v in items if isinstance(v, (str, int, float, bool, list)) and not
+                      (isinstance(v, list) and len(v) > 6))
+    return f"{name or type(section).__name__.removesuffix('Params').lower()}: {shown}"

@@ -92,9 +92,9 @@ def test_tables_markdown_and_files(tmp_path) -> None:
     row = comps[(comps.a == "lstm") & (comps.b == "none") & (comps.metric == "l1")].iloc[0]
     assert row["diff"] == pytest.approx(-0.01) and row["verdict"] == "better"
     md = C.format_markdown(means, comps, note="note here")
-    assert "| lstm | 0.15 [0.1, 0.2] | 0.02 [0.01, 0.03] |" in md
-    assert "| lstm vs none | -0.01 [-0.01, -0.01] **better** | " in md  # then flicker: diffs -0.01, +0.01
-    assert "[-0.01, 0.01] **not resolved** |" in md
+    assert "| lstm | 0.150 [0.100, 0.200] | 0.0200 [0.0100, 0.0300] |" in md  # three significant digits
+    assert "| lstm vs none | -0.0100 [-0.0100, -0.0100] **better** | " in md  # then flicker: diffs -0.01, +0.01
+    assert "[-0.0100, +0.0100] **not resolved** |" in md
     assert md.rstrip().endswith("note here")
     assert "better on l1; worse on no metric; not resolved at this budget on flicker" in C.summary_sentence(comps)
     csv, md_path, comp_csv = C.write_ablation(means, comps, tmp_path / "ablation", "n")

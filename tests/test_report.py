@@ -476,7 +476,7 @@ def test_reads_what_the_detect_stage_really_writes(tmp_path, monkeypatch):
     assert row["one_class"] in ("True", "False")  # predictions.csv was read
     md = Path("reports/REPORT.md").read_text()
     assert "Highest frame AUC: custom_cnn-base" in md
-    assert "(report_figures/detect-custom_cnn-base-metrics.png)" in md
+    assert "(report_figures/detect-custom_cnn-base-roc_pr.png)" in md  # (one epoch here: no training curve)
     assert not math.isnan(float(row["frame_auc"]))
 
 

@@ -156,7 +156,7 @@ def format_markdown(means, comps, note: str = "", level: float = 0.95, over: str
     rows = []
     for method, group in means.groupby("method", sort=False):
         by = {r.metric: r for r in group.itertuples()}
-        rows.append([method] + [format_interval(by[m].mean, by[m].low, by[m].high, 4, significant=True)
+        rows.append([method] + [format_interval(by[m].mean, by[m].low, by[m].high, 3, significant=True)
                                 if m in by else "n/a" for m in metrics])
     text = (f"Mean [{pct}% interval] per method (bootstrap over {over}):\n\n"
             + markdown_table(rows, ["method", *metrics]))
@@ -166,7 +166,7 @@ def format_markdown(means, comps, note: str = "", level: float = 0.95, over: str
             by = {r.metric: r for r in group.itertuples()}
             rows.append([f"{a} vs {b}"] + [
                 "n/a" if m not in by or by[m].verdict == "n/a" else
-                f"{format_interval(by[m].diff, by[m].low, by[m].high, 4, significant=True)} **{by[m].verdict}**"
+                f"{format_interval(by[m].diff, by[m].low, by[m].high, 3, significant=True, signed=True)} **{by[m].verdict}**"
                 for m in metrics])
         text += (f"\nPaired difference A - B [{pct}% interval] and verdict for A (better / worse / "
                  "not resolved at this budget, from the interval alone):\n\n"

@@ -26,6 +26,7 @@ import numpy as np
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, not_available, num
 from lstmgan.utils.stats import (HIGHER_IS_BETTER, Interval, bootstrap_mean, bootstrap_statistic, paired_difference,
                                  verdict)
+from lstmgan.utils.tables import format_interval
 
 RULE = ("A difference is claimed only when its 95% interval excludes zero (`lstmgan.utils.stats.verdict`); "
         "a point estimate without an interval yields \"not resolved\". A thesis figure \"agrees\" when it lies "
@@ -69,8 +70,6 @@ MODEL_NAMES = {"vgg19": "VGG19", "densenet121": "DenseNet121", "custom_cnn": "cu
 def iv_text(iv: Interval | None, signed: bool = False) -> str:
     """``0.912 [0.850, 0.960]``, three significant digits throughout the report; the estimate alone
     with ``(no interval)`` when there is none."""
-    from lstmgan.utils.tables import format_interval
-
     if iv is None:
         return "n/a"
     return format_interval(iv.estimate, iv.low, iv.high, 3, significant=True, signed=signed, bare=" (no interval)")
@@ -286,7 +285,8 @@ def answers(data: ReportData) -> list[str]:
         beaten = [o for o in others if decide(pair(data, best["run"], o, "auc"), True) == "better"]
         ivs = {r["run"]: detector_interval(data, r["run"], "auc") for r in rows}
         chance = [run for run, iv in ivs.items() if iv is None or iv.low <= 0.5]
-        budget = "; ".join(f"{r['run']} {r.get('epochs')} epochs x {r.get('train_frames')} frames"
+        budget = "; ".join(f"{r['run']} {r.get('epochs')} epoch{'' if r.get('epochs') == 1 else 's'} x "
+                           f"{r.get('train_frames')} frames"
                            for r in rows if r["run"] in chance and r["run"].endswith("-base"))
         lead = ("leads: resolved better than every other run" if len(beaten) == len(others)
                 else f"is resolved better than {len(beaten)} of {len(others)} other runs; not against "
@@ -301,7 +301,8 @@ def answers(data: ReportData) -> list[str]:
         if len(comps) > 1 and paired:
             means = {c: sum(r[f"auc_{c}"] for r in paired) / len(paired) for c in comps}
             out.append(f"**What does compression do?** Detectors trained on {comps[0]} lose frame ROC-AUC on compressed "
-                       "copies: mean over " f"{len(paired)} runs " + ", ".join(f"{c} {means[c]:.3g}" for c in comps)
+                       "copies: mean over " f"{len(paired)} runs " + ", ".join(f"{c} {format_interval(means[c], digits=3, significant=True)}"
+                                                              for c in comps)
                        + " (point estimates; no interval, so the size of the loss is not resolved).")
     else:
         out.append("**Which detector wins?** Not available in this run: " + not_available("detect@<model>-<variant>") + ".")

@@ -41,7 +41,7 @@ PUBLISHED_WEIGHTS = Path("lstmgan/weights")  # the publish stage's folder (its w
 ANIMATION = Path("reports/animation.gif")  # the publish stage's showcase
 
 # what the pipeline itself rewrites: a change there is this run's result, not a local change to its inputs
-PIPELINE_WRITES = ("dvc.lock", "reports/")
+PIPELINE_WRITES = ("dvc.lock", "reports/", "MODEL_CARD.md", "lstmgan/weights/")
 
 
 def git_revision() -> str:

@@ -220,3 +220,63 @@ def test_cli_synth(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "lstmgan", "synth", "--help"], capture_output=True,
                             text=True, cwd=Path(__file__).parents[1])
     assert "Example" in helped.stdout and "--videos-per-identity" in helped.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# The expressive benchmark (data.motion: expressive) and the motion statistics
+# --------------------------------------------------------------------------------------------
+def test_motion_statistics_of_a_known_video():
+    from lstmgan.data.stats import blinks, video_motion
+
+    lm = np.zeros((5, 68, 2), np.float32)
+    lm[:, :, 0] = np.arange(5)[:, None]  # every landmark 1 px further right each frame
+    frames = np.zeros((5, 4, 4, 3), np.uint8)
+    frames[1:] = 51  # 0.2 in [0, 1] from the second frame on
+    row = video_motion(lm, frames)
+    assert row["mean_displacement_px"] == pytest.approx(2.0)  # mean of 0, 1, 2, 3, 4
+    assert row["median_step_px"] == pytest.approx(1.0)
+    assert row["copy_l1"] == pytest.approx(0.2 * 4 / 5)
+    assert blinks(np.array([1.0, 0.1, 1.0, 1.0, 0.05, 0.0, 1.0])) == 2 and blinks(np.ones(4)) == 0
+
+
+def test_expressive_motion_meets_the_benchmark_targets(tmp_path):
+    """Test split from the ground truth: landmarks >= 2.5 px from the first frame on average, a
+    median frame-to-frame change >= 0.2 px and a copy-the-source L1 >= 0.04 at 64 px; head turns of
+    about 40 degrees; full mouth openings and blinks; the calm default stays far below."""
+    from lstmgan.data.stats import motion_statistics
+    from lstmgan.media.store import open_store
+
+    stats = {}
+    for style in ("calm", "expressive"):
+        out = S.synthesize(tmp_path / style, identities=12, videos_per_identity=2, frames=48, size=64,
+                           val_identities=2, test_identities=8, write_videos=False, motion=style)
+        stats[style] = motion_statistics(open_store(out), "test")
+    e, c = stats["expressive"], stats["calm"]
+    assert e["motion"] == "expressive" and c["motion"] == "calm" and e["videos"] == 16
+    assert e["mean_displacement_px"] >= 2.5 and e["median_step_px"] >= 0.2 and e["copy_l1"] >= 0.04, e
+    assert e["yaw_range_deg"] >= 30 and e["mouth_open_max"] >= 0.95 and e["blinks_per_second"] > 0.4, e
+    assert c["mean_displacement_px"] < 0.6 * e["mean_displacement_px"] and c["copy_l1"] < 0.6 * e["copy_l1"]
+
+
+@pytest.mark.parametrize("video", range(6))
+def test_expressive_motion_stays_drawable_with_landmarks_on_the_face(video):
+    """At the new extremes the pose stays inside the renderer's range, the face inside the frame and
+    smooth apart from the one fast turn, and the mouth and eye landmarks follow the expression."""
+    ident = S.sample_identity(S.identity_rng(0, video))
+    motion = S.sample_motion(S.motion_rng(0, video, 0), 48, style="expressive")
+    yaw, pitch, roll = motion.pose[:, 4], motion.pose[:, 5], motion.pose[:, 3]
+    assert np.abs(yaw).max() <= S.MAX_YAW + 1e-6 and np.abs(pitch).max() <= S.MAX_PITCH + 1e-6
+    assert np.abs(roll).max() <= S.MAX_ROLL + 1e-6
+    frames, lm, boxes, extra = S.render_video(ident, motion, 64)
+    assert (lm > 0).all() and (lm < 63).all()
+    assert np.linalg.norm(np.diff(lm, axis=0), axis=-1).max() < 0.08 * 64  # a fast turn, not a jump
+    mouth_gap = lm[:, 66, 1] - lm[:, 62, 1]  # inner lips: lower minus upper
+    opening = motion.expression[:, 0]
+    assert np.corrcoef(mouth_gap, opening)[0, 1] > 0.9
+    lid_gap = lm[:, 41, 1] - lm[:, 37, 1]  # left eye: lower minus upper lid
+    assert np.corrcoef(lid_gap, motion.expression[:, 2])[0, 1] > 0.8
+
+
+def test_an_unknown_motion_style_is_a_user_error():
+    with pytest.raises(UserError, match="data.motion"):
+        S.sample_motion(S.motion_rng(0, 0, 0), 8, style="wild")

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write only the frame cache and manifest, not raw/*.mp4 (faster)")
     parser.add_argument("--params", default="params.yaml",
                         help="params file for the unset options (built-in defaults if it does not exist)")
+    parser.add_argument("--motion", choices=["calm", "expressive"], default=None,
+                        help="head and face motion style (default: data.motion)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         seed=pick(args.seed, params.seed),
         write_videos=not args.no_videos,
         progress=lambda jobs: tqdm(jobs, desc="synth", unit="video"),
+        motion=pick(args.motion, data.motion),
     )
     print(out)
     return 0

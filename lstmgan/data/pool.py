@@ -32,7 +32,8 @@ def make_pool(params: Params, out: str | Path | None = None) -> Path:
     synthesize(out, identities=pool.identities, videos_per_identity=pool.videos_per_identity,
                frames=pool.frames, size=params.data.size, fps=params.data.fps,
                val_identities=pool.val_identities, test_identities=pool.test_identities,
-               seed=params.seed, write_videos=False, first_identity=pool.first_identity)
+               seed=params.seed, write_videos=False, first_identity=pool.first_identity,
+               motion=params.data.motion)
     log.info("pool: %d identities (%d val, %d test) x %d video(s) x %d frames -> %s", pool.identities,
              pool.val_identities, pool.test_identities, pool.videos_per_identity, pool.frames, out)
     return out

@@ -36,7 +36,8 @@ def prepare(params: Params, out: str | Path | None = None) -> Path:
             synthesize(tmp, identities=data.identities, videos_per_identity=data.videos_per_identity,
                        frames=data.frames, size=data.size, fps=data.fps,
                        val_identities=data.val_identities, test_identities=data.test_identities,
-                       seed=params.seed, progress=lambda jobs: tqdm(jobs, desc="synth", unit="video"))
+                       seed=params.seed, progress=lambda jobs: tqdm(jobs, desc="synth", unit="video"),
+                       motion=data.motion)
         else:
             from lstmgan.data.ingest import ingest_from_params
 

@@ -210,8 +210,23 @@ def _smooth(rng: np.random.Generator, t: np.ndarray, fmin: float, fmax: float, k
     return (amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t[None] + phases[:, None])).sum(0)
 
 
-def sample_motion(rng: np.random.Generator, frames: int, fps: float = 25.0) -> Motion:
-    """Draw one video's smooth head motion and speech-like expression from ``rng``."""
+MOTION_STYLES = ("calm", "expressive")
+# the renderer draws the head plausibly (features on their landmarks) within these angles (radians)
+MAX_YAW, MAX_PITCH, MAX_ROLL = 0.68, 0.34, 0.29
+
+
+def sample_motion(rng: np.random.Generator, frames: int, fps: float = 25.0, style: str = "calm") -> Motion:
+    """Draw one video's smooth head motion and speech-like expression from ``rng``.
+
+    ``calm``: slow, small head motion (a talking head that barely moves). ``expressive``: head turns
+    up to about 40 degrees of yaw within a video, nods and roll, the head moving and zooming in the
+    crop, one fast turn in 0.3-0.5 s, speech-rate mouth opening up to fully open, full blinks and
+    brow raises: motion a 64 px model can see (docs/data.md).
+    """
+    if style == "expressive":
+        return _expressive_motion(rng, frames, fps)
+    if style != "calm":
+        raise UserError(f"data.motion must be one of {', '.join(MOTION_STYLES)}, got {style!r}")
     t = np.arange(frames, dtype=np.float64) / fps
     yaw = rng.uniform(-0.25, 0.25) + 0.3 * _smooth(rng, t, 0.08, 0.5)
     pitch = rng.uniform(-0.1, 0.1) + 0.15 * _smooth(rng, t, 0.1, 0.6)
@@ -238,6 +253,46 @@ def sample_motion(rng: np.random.Generator, frames: int, fps: float = 25.0) -> M
     brow = np.clip(0.3 + 0.4 * _smooth(rng, t, 0.1, 0.6) + 0.25 * gate * (loud - 0.65), 0, 1)
     gaze_x = 0.6 * _smooth(rng, t, 0.05, 0.4) - 0.8 * (yaw - yaw.mean())
     gaze_y = 0.5 * _smooth(rng, t, 0.05, 0.4)
+    pose = np.stack([tx, ty, scale, roll, yaw, pitch], 1).astype(np.float32)
+    expression = np.stack([mouth, smile, eye, brow, np.clip(gaze_x, -1, 1), np.clip(gaze_y, -1, 1)],
+                          1).astype(np.float32)
+    return Motion(pose=pose, expression=expression)
+
+
+def _fast_turn(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """A step of 0.3-0.6 rad (either sign) completed within 0.3-0.5 s at a random time (smoothstep)."""
+    duration = rng.uniform(0.3, 0.5)
+    start = rng.uniform(0.1, max(0.1, t[-1] - duration - 0.1))
+    x = np.clip((t - start) / duration, 0, 1)
+    return rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.6) * x * x * (3 - 2 * x)
+
+
+def _expressive_motion(rng: np.random.Generator, frames: int, fps: float) -> Motion:
+    t = np.arange(frames, dtype=np.float64) / fps
+    turn = _fast_turn(rng, t)
+    yaw = np.clip(rng.uniform(-0.2, 0.2) - turn.mean() + turn + 0.4 * _smooth(rng, t, 0.3, 1.0), -MAX_YAW, MAX_YAW)
+    pitch = np.clip(rng.uniform(-0.08, 0.08) + 0.24 * _smooth(rng, t, 0.4, 1.4), -MAX_PITCH, MAX_PITCH)
+    roll = np.clip(rng.uniform(-0.08, 0.08) + 0.2 * _smooth(rng, t, 0.3, 1.0), -MAX_ROLL, MAX_ROLL)
+    tx = rng.uniform(-0.04, 0.04) + 0.07 * _smooth(rng, t, 0.3, 1.0)
+    ty = rng.uniform(-0.03, 0.03) + 0.05 * _smooth(rng, t, 0.3, 1.0)
+    scale = rng.uniform(0.94, 1.06) * (1 + 0.08 * _smooth(rng, t, 0.3, 0.9))
+    # speech: syllables at 3-5 Hz opening the mouth fully when loud, short pauses between phrases
+    rate = rng.uniform(3.0, 5.0)
+    syll = 0.5 * (1 - np.cos(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)))
+    loud = np.clip(0.85 + 0.25 * _smooth(rng, t, 0.7, 1.6, 2), 0, 1)
+    gate = 1 / (1 + np.exp(-8 * (_smooth(rng, t, 0.3, 0.7, 2) + rng.uniform(0.3, 0.8))))
+    mouth = np.clip(1.1 * syll * loud * gate, 0, 1)
+    smile = np.clip(rng.uniform(-0.1, 0.5) + 0.45 * _smooth(rng, t, 0.2, 0.8), -1, 1)
+    # full blinks (the eye closes completely) every 0.7-2 s
+    eye = np.ones_like(t)
+    tb = rng.uniform(0.1, 1.0)
+    width = rng.uniform(0.045, 0.07)  # seconds
+    while tb < t[-1] + 0.5:
+        eye = np.minimum(eye, 1 - np.exp(-0.5 * ((t - tb) / width) ** 2))
+        tb += rng.uniform(0.7, 2.0)
+    brow = np.clip(0.3 + 0.6 * _smooth(rng, t, 0.4, 1.2) + 0.3 * gate * (loud - 0.85), 0, 1)
+    gaze_x = 0.6 * _smooth(rng, t, 0.3, 1.0) - 0.8 * (yaw - yaw.mean())
+    gaze_y = 0.5 * _smooth(rng, t, 0.3, 1.0)
     pose = np.stack([tx, ty, scale, roll, yaw, pitch], 1).astype(np.float32)
     expression = np.stack([mouth, smile, eye, brow, np.clip(gaze_x, -1, 1), np.clip(gaze_y, -1, 1)],
                           1).astype(np.float32)
@@ -774,7 +829,8 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
                size: int = DataParams.size, fps: float = DataParams.fps,
                val_identities: int = DataParams.val_identities, test_identities: int = DataParams.test_identities,
                seed: int = 0, write_videos: bool = True,
-               progress: Callable[[Any], Any] | None = None, first_identity: int = 0) -> Path:
+               progress: Callable[[Any], Any] | None = None, first_identity: int = 0,
+               motion: str = DataParams.motion) -> Path:
     """Write the procedural talking-face data set to ``out`` (the store format) and return ``out``.
 
     Deterministic: the same arguments give byte-identical files on a given machine and library
@@ -783,7 +839,8 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
     among the ``val_identities`` before them, else to train. ``identities.json`` records every
     identity's appearance parameters. ``first_identity`` numbers the people from there (their
     appearance comes from ``identity_rng(seed, k)``): a store made with ``first_identity=1000``
-    shares no face with one of fewer than 1000 identities under the same seed.
+    shares no face with one of fewer than 1000 identities under the same seed. ``motion`` is the
+    style of :func:`sample_motion` (recorded in ``dataset.json`` when it is not the default).
     """
     if identities < 1 or videos_per_identity < 1 or frames < 1:
         raise UserError("synth: identities, videos per identity and frames must all be at least 1")
@@ -799,7 +856,8 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
     out = Path(out)
     meta = {"params": {"identities": identities, "videos_per_identity": videos_per_identity,
                        "frames": frames, "size": size, "fps": fps, "val_identities": val_identities,
-                       "test_identities": test_identities, "seed": seed, "first_identity": first_identity},
+                       "test_identities": test_identities, "seed": seed, "first_identity": first_identity,
+                       **({"motion": motion} if motion != "calm" else {})},
             "detector": "ground truth (synthetic)", "pose_names": list(POSE_NAMES),
             "expression_names": list(EXPRESSION_NAMES)}
     if first_identity < 0:
@@ -815,8 +873,8 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
                 bg = render_background(ident, size)
                 people.append({"split": split_of(k - first_identity, identities, val_identities, test_identities),
                                **ident.summary()})
-            motion = sample_motion(motion_rng(seed, k, j), frames, fps)
-            vid, lms, boxes, extra = render_video(ident, motion, size, background=bg)
+            moves = sample_motion(motion_rng(seed, k, j), frames, fps, motion)
+            vid, lms, boxes, extra = render_video(ident, moves, size, background=bg)
             writer.add_video(f"{ident.name}_v{j:02d}", ident.name,
                              split_of(k - first_identity, identities, val_identities, test_identities), vid,
                              landmarks=lms, boxes=boxes, extra=extra, label="real", method="synth",

@@ -251,6 +251,21 @@ def discuss_study(data: ReportData) -> list[str]:
     return out
 
 
+def motion_sentence(data: ReportData) -> str:
+    """How much the test faces move (the data stage's statistics), and what that means for the
+    temporal comparison: a per-frame change far below the models' static error cannot separate them."""
+    m = data.motion
+    if not m or m.get("mean_displacement_px") is None:
+        return "How much the faces move: not recorded in this run (reports/metrics/data.json absent).\n"
+    text = (f"How much the test faces move ({m.get('motion')} motion, {m.get('videos')} videos, from the ground truth): "
+            f"landmarks {num(m['mean_displacement_px']):.3g} px from their first-frame place on average "
+            f"(95th percentile {num(m.get('p95_displacement_px')):.3g} px), {num(m.get('median_step_px')):.3g} px per "
+            f"frame (median); copying the first frame scores L1 {num(m.get('copy_l1')):.3g}")
+    if m.get("yaw_range_deg") is not None:
+        text += f"; yaw range within a video {num(m['yaw_range_deg']):.3g} degrees"
+    return text + ".\n"
+
+
 def answers(data: ReportData) -> list[str]:
     """The report's first lines: does recurrence help, which detector wins, what compression does;
     each sentence derived from the intervals by the one rule."""

@@ -38,6 +38,7 @@ from lstmgan.utils.io import read_metrics, timing_path
 log = logging.getLogger(__name__)
 
 DATA_FIGURES = Path("reports/figures/data")  # notebooks/01_data.ipynb
+DATA_METRICS = Path("reports/metrics/data.json")  # lstmgan.data.stats, written by notebooks/01_data.ipynb
 TRAIN_STAGE = "train"  # dvc.yaml: one stage trains every generate.methods variant, side by side
 FOREACH_STAGES = ("detect",)  # dvc.yaml stages with one notebook per item (detect@<model>-<variant>)
 TRAIN_FIGURES = "reports/figures/train/{temporal}"  # notebooks/02_train_gan.ipynb
@@ -65,6 +66,7 @@ class ReportData:
     locked: dict[str, dict[str, Any]] = field(default_factory=dict)
     ablation_study: Path | None = None
     study: dict[str, Any] = field(default_factory=dict)  # the study's metrics.json (beside its table)
+    motion: dict[str, Any] = field(default_factory=dict)  # how much the test faces move (data stage)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,4 +313,5 @@ def gather(params: Params) -> ReportData:
         detect_intervals=read_csv(tables / "detect_intervals.csv"),
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),
         locked=read_lock(), ablation_study=study,
-        study=read_json(study.with_name("metrics.json")) if study else {})
+        study=read_json(study.with_name("metrics.json")) if study else {},
+        motion=read_json(DATA_METRICS))

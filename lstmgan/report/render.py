@@ -257,6 +257,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     s.append(f"Source `{d.source}`: {d.identities} identities ({d.val_identities} validation, {d.test_identities} test), "
              f"{d.videos_per_identity} videos each, {d.frames} frames at {d.size}x{d.size} px, {d.fps} fps; H.264 "
              f"copies at CRF {', '.join(str(c) for c in d.crf)}.\n")
+    s.append(D.motion_sentence(data))
     s.append(_images(figures_of(figures, "data"), report_path) or f"_{not_available('prepare')}._\n")
 
     s.append("## 2. GAN training (`dvc repro train`: both variants, side by side)\n")

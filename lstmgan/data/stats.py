@@ -1,0 +1,81 @@
+"""How much the faces of a prepared data set move: the statistics that say whether a benchmark asks
+a generator for motion at all (and a temporal model for coherence).
+
+Computed from the ground truth of the embedded data (landmarks in pixels, head pose, expression),
+or from the detected landmarks of real data, per video of one split:
+
+- ``mean_displacement_px``: mean distance of the 68 landmarks from their place in the first frame
+  (what copying the first frame gets wrong, in pixels);
+- ``p95_displacement_px``: the 95th percentile of the per-frame mean displacement;
+- ``median_step_px``: median frame-to-frame landmark change (the motion per frame a temporal model sees);
+- ``copy_l1``: L1 of repeating the first frame (intensity in [0, 1]), the copy-the-source baseline;
+- ``yaw_range_deg``: mean over videos of the yaw range within a video (when the pose is known);
+- ``mouth_open_max``, ``blinks_per_second``: expression extremes (when the expression is known).
+
+The data stage writes them to ``reports/metrics/data.json`` (:data:`DATA_METRICS`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA_METRICS = Path("reports/metrics/data.json")
+
+
+def video_motion(landmarks: np.ndarray, frames: np.ndarray) -> dict[str, float]:
+    """The statistics of one video: ``landmarks`` (T, 68, 2) pixels, ``frames`` (T, S, S, 3) uint8."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    displacement = np.linalg.norm(lm - lm[:1], axis=-1).mean(axis=1)  # (T,) mean over landmarks
+    steps = np.linalg.norm(np.diff(lm, axis=0), axis=-1).mean(axis=1) if len(lm) > 1 else np.zeros(0)
+    video = np.asarray(frames, dtype=np.float32) / 255.0
+    return {"mean_displacement_px": float(np.nanmean(displacement)),
+            "p95_displacement_px": float(np.nanpercentile(displacement, 95)),
+            "median_step_px": float(np.nanmedian(steps)) if steps.size else float("nan"),
+            "copy_l1": float(np.abs(video - video[:1]).mean())}
+
+
+def blinks(eye_open: np.ndarray, closed: float = 0.2) -> int:
+    """How many times the eye closes (falls below ``closed``) in a video."""
+    shut = np.asarray(eye_open) < closed
+    return int(np.sum(shut[1:] & ~shut[:-1]) + bool(shut[:1].any()))
+
+
+def motion_statistics(store, split: str = "test") -> dict[str, Any]:
+    """The statistics of ``split`` (means over its videos) with the number of videos they cover."""
+    records = store.split(split)
+    rows = []
+    for r in records:
+        row = video_motion(store.landmarks(r.video_id), store.frames(r.video_id))
+        if "pose" in getattr(store, "extra_names", ()):
+            names = list(store.meta.get("pose_names", []))
+            pose = np.asarray(store.extra("pose", r.video_id))
+            if "yaw" in names:
+                yaw = pose[:, names.index("yaw")]
+                row["yaw_range_deg"] = float(np.degrees(yaw.max() - yaw.min()))
+        if "expression" in getattr(store, "extra_names", ()):
+            names = list(store.meta.get("expression_names", []))
+            expr = np.asarray(store.extra("expression", r.video_id))
+            if "mouth_open" in names:
+                row["mouth_open_max"] = float(expr[:, names.index("mouth_open")].max())
+            if "eye_open" in names:
+                row["blinks_per_second"] = blinks(expr[:, names.index("eye_open")]) * store.fps / len(expr)
+        rows.append(row)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    motion = (store.meta.get("params", {}).get("motion", "calm") if store.meta.get("kind") == "synth"
+              else "real data")
+    out: dict[str, Any] = {"split": split, "videos": len(rows), "motion": motion}
+    for key in keys:
+        values = np.array([row[key] for row in rows if key in row], dtype=np.float64)
+        out[key] = round(float(np.nanmean(values)), 6) if values.size else None
+    return out
+
+
+def write_data_metrics(store, path: str | Path = DATA_METRICS, split: str = "test") -> dict[str, Any]:
+    """Write :func:`motion_statistics` of ``split`` to ``path`` (atomically) and return them."""
+    from lstmgan.utils.io import atomic_write_json
+
+    stats = motion_statistics(store, split)
+    atomic_write_json(path, stats)
+    return stats

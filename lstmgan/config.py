@@ -44,7 +44,7 @@ class DataParams:
     test_identities: int = 12
     videos_per_identity: int = 2
     frames: int = 48
-    motion: Literal["calm", "expressive"] = "calm"  # calm: slow, small head motion; expressive: turns, nods, fast moves
+    motion: Literal["calm", "expressive"] = "expressive"  # expressive: turns, nods, fast moves; calm: slow, small motion
     # real data ingestion
     face_detector: Literal["auto", "face_alignment", "dlib", "lbp"] = "auto"
     crop_scale: float = 1.3  # face box side = crop_scale * max(w, h), squared and clipped

@@ -840,7 +840,7 @@ def synthesize(out: str | Path, identities: int = DataParams.identities,
     identity's appearance parameters. ``first_identity`` numbers the people from there (their
     appearance comes from ``identity_rng(seed, k)``): a store made with ``first_identity=1000``
     shares no face with one of fewer than 1000 identities under the same seed. ``motion`` is the
-    style of :func:`sample_motion` (recorded in ``dataset.json`` when it is not the default).
+    style of :func:`sample_motion` (recorded in ``dataset.json`` unless it is ``calm``).
     """
     if identities < 1 or videos_per_identity < 1 or frames < 1:
         raise UserError("synth: identities, videos per identity and frames must all be at least 1")

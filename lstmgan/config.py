@@ -141,10 +141,10 @@ class GanLossParams:
 class GanTrainParams:
     """The optimisation (lstmgan.gan.train); changing any of these retrains."""
 
-    steps: int = 400  # both variants side by side in 16.5 min on a quiet 2-core CPU (8-frame clips)
+    steps: int = 400  # both variants side by side on a 2-core CPU (REPORT.md records the stage's time)
     batch_size: int = 4  # clips per step (per process under torchrun)
     clip_len: int = 8  # driving frames per clip (the ConvLSTM runs across them)
-    lr: float = 4e-4  # 2x FOMM's: at 400 steps val L1 0.590x copy (2e-4 needs 600 steps for 0.596x)
+    lr: float = 4e-4  # 2x FOMM's, chosen on validation L1 at 400 steps (docs/history.md)
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # after a linear warm-up
     warmup_steps: int = 50
     grad_clip: float = 1.0  # max gradient norm
@@ -199,7 +199,7 @@ class GenerateParams:
     warp_threshold: float = 0.05  # warping error: pixels whose ground truth the flow explains within this
     # --- evaluation networks (AKD landmarks, AED identity) trained on the store's train split ---
     evalnets_out: str = "models/evalnets"
-    evalnet_steps: int = 2000  # ~5 min for both nets on 2 CPU cores; landmark test MAE ~0.3 px (4000: 0.25 px, 11 min)
+    evalnet_steps: int = 2000  # their test errors are in reports/metrics/evalnets.json (docs/history.md: 4000)
     evalnet_batch: int = 32
     evalnet_lr: float = 3.0e-3
     evalnet_threads: int = 0  # CPU torch threads while training them; 0 = every core
@@ -251,7 +251,7 @@ class DetectParams:
     grid_images: int = 16  # face crops in the prediction grid
     device: str = "auto"  # auto (a GPU when torch sees one) | cpu | cuda | cuda:1 ...
     threads: int = 0  # torch CPU threads; 0 = torch's default (all cores); 1 on a CPU shared with other jobs
-    channels_last: bool = True  # NHWC weights (measured: DenseNet121, custom CNN, VGG19 stages 15-25% shorter on 2 cores)
+    channels_last: bool = True  # NHWC weights: shorter DenseNet121, custom CNN and VGG19 stages on CPU (docs/history.md)
     # in-domain pretraining (lstmgan.detect.pretrain): identity classification on real frames of the
     # GAN's training identities before detection fine-tuning (false: ImageNet or scratch only)
     face_pretrain: bool = False

@@ -257,12 +257,15 @@ def motion_sentence(data: ReportData) -> str:
     m = data.motion
     if not m or m.get("mean_displacement_px") is None:
         return "How much the faces move: not recorded in this run (reports/metrics/data.json absent).\n"
+    def f(key: str) -> str:
+        return format_interval(num(m.get(key)), digits=3, significant=True)
+
     text = (f"How much the test faces move ({m.get('motion')} motion, {m.get('videos')} videos, from the ground truth): "
-            f"landmarks {num(m['mean_displacement_px']):.3g} px from their first-frame place on average "
-            f"(95th percentile {num(m.get('p95_displacement_px')):.3g} px), {num(m.get('median_step_px')):.3g} px per "
-            f"frame (median); copying the first frame scores L1 {num(m.get('copy_l1')):.3g}")
+            f"landmarks {f('mean_displacement_px')} px from their first-frame place on average "
+            f"(95th percentile {f('p95_displacement_px')} px), {f('median_step_px')} px per frame (median); copying "
+            f"the first frame scores L1 {f('copy_l1')}")
     if m.get("yaw_range_deg") is not None:
-        text += f"; yaw range within a video {num(m['yaw_range_deg']):.3g} degrees"
+        text += f"; yaw range within a video {f('yaw_range_deg')} degrees"
     return text + ".\n"
 
 

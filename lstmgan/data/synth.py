@@ -215,6 +215,18 @@ MOTION_STYLES = ("calm", "expressive")
 MAX_YAW, MAX_PITCH, MAX_ROLL = 0.68, 0.34, 0.29
 
 
+def _blinks(rng: np.random.Generator, t: np.ndarray, first: float, gaps: tuple[float, float]) -> np.ndarray:
+    """Eye opening over ``t`` (1 = open): Gaussian closures of 45-70 ms, the first within ``first``
+    seconds, then one every ``gaps`` seconds (uniform)."""
+    eye = np.ones_like(t)
+    tb = rng.uniform(0.1, first)
+    width = rng.uniform(0.045, 0.07)  # seconds
+    while tb < t[-1] + 0.5:
+        eye = np.minimum(eye, 1 - np.exp(-0.5 * ((t - tb) / width) ** 2))
+        tb += rng.uniform(*gaps)
+    return eye
+
+
 def sample_motion(rng: np.random.Generator, frames: int, fps: float = 25.0, style: str = "calm") -> Motion:
     """Draw one video's smooth head motion and speech-like expression from ``rng``.
 
@@ -242,14 +254,7 @@ def sample_motion(rng: np.random.Generator, frames: int, fps: float = 25.0, styl
     gate = 1 / (1 + np.exp(-8 * phrase))
     mouth = np.clip(syll * loud * gate, 0, 1)
     smile = np.clip(rng.uniform(-0.1, 0.5) + 0.35 * _smooth(rng, t, 0.05, 0.3), -1, 1)
-    # blinks: brief Gaussian closures every 1.5-4.5 s
-    eye = np.ones_like(t)
-    tb = rng.uniform(0.1, 2.5)
-    width = rng.uniform(0.045, 0.07)  # seconds
-    while tb < t[-1] + 0.5:
-        eye = np.minimum(eye, 1 - np.exp(-0.5 * ((t - tb) / width) ** 2))
-        tb += rng.uniform(1.5, 4.5)
-    eye *= rng.uniform(0.85, 1.0)
+    eye = _blinks(rng, t, first=2.5, gaps=(1.5, 4.5)) * rng.uniform(0.85, 1.0)  # brief closures every 1.5-4.5 s
     brow = np.clip(0.3 + 0.4 * _smooth(rng, t, 0.1, 0.6) + 0.25 * gate * (loud - 0.65), 0, 1)
     gaze_x = 0.6 * _smooth(rng, t, 0.05, 0.4) - 0.8 * (yaw - yaw.mean())
     gaze_y = 0.5 * _smooth(rng, t, 0.05, 0.4)
@@ -283,13 +288,7 @@ def _expressive_motion(rng: np.random.Generator, frames: int, fps: float) -> Mot
     gate = 1 / (1 + np.exp(-8 * (_smooth(rng, t, 0.3, 0.7, 2) + rng.uniform(0.3, 0.8))))
     mouth = np.clip(1.1 * syll * loud * gate, 0, 1)
     smile = np.clip(rng.uniform(-0.1, 0.5) + 0.45 * _smooth(rng, t, 0.2, 0.8), -1, 1)
-    # full blinks (the eye closes completely) every 0.7-2 s
-    eye = np.ones_like(t)
-    tb = rng.uniform(0.1, 1.0)
-    width = rng.uniform(0.045, 0.07)  # seconds
-    while tb < t[-1] + 0.5:
-        eye = np.minimum(eye, 1 - np.exp(-0.5 * ((t - tb) / width) ** 2))
-        tb += rng.uniform(0.7, 2.0)
+    eye = _blinks(rng, t, first=1.0, gaps=(0.7, 2.0))  # full blinks (the eye closes completely) every 0.7-2 s
     brow = np.clip(0.3 + 0.6 * _smooth(rng, t, 0.4, 1.2) + 0.3 * gate * (loud - 0.85), 0, 1)
     gaze_x = 0.6 * _smooth(rng, t, 0.3, 1.0) - 0.8 * (yaw - yaw.mean())
     gaze_y = 0.5 * _smooth(rng, t, 0.3, 1.0)

@@ -183,23 +183,27 @@ def rank_resolved(names: Sequence[str], better: Callable[[str, str], bool]) -> d
 # ------------------------------------------------------------------------------------------------
 # Reading the stages and writing the tables
 # ------------------------------------------------------------------------------------------------
-def load_stages(reports_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """``{stage: {"metrics": metrics.json, "frames": test predictions at the training compression}}``."""
+def read_predictions(run_dir: str | Path, compression: str):
+    """A run's ``predictions.csv``, the test frames at ``compression`` only."""
     import pandas as pd
 
+    frames = pd.read_csv(Path(run_dir) / "predictions.csv", keep_default_na=False,
+                         dtype={"video_id": str, "method": str, "label": str, "path": str})
+    if "compression" in frames:
+        frames = frames[frames["compression"] == compression]
+    return frames.reset_index(drop=True)
+
+
+def load_stages(reports_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """``{stage: {"metrics": metrics.json, "frames": test predictions at the training compression}}``."""
     stages = {}
     for path in sorted(Path(reports_dir).glob("*/metrics.json")):
         metrics = read_metrics(path)
-        preds = path.parent / "predictions.csv"
-        if not preds.is_file():
+        if not (path.parent / "predictions.csv").is_file():
             log.warning("%s: no predictions.csv; skipped", path.parent)
             continue
-        frames = pd.read_csv(preds, dtype={"video_id": str, "method": str, "label": str, "path": str},
-                             keep_default_na=False)
-        comp = metrics.get("train_compression", "raw")
-        if "compression" in frames:
-            frames = frames[frames["compression"] == comp]
-        stages[path.parent.name] = {"metrics": metrics, "frames": frames.reset_index(drop=True)}
+        frames = read_predictions(path.parent, metrics.get("train_compression", "raw"))
+        stages[path.parent.name] = {"metrics": metrics, "frames": frames}
     return stages
 
 
@@ -499,15 +503,10 @@ def learning_curves(reports_dir: str | Path, path: str | Path | None = None, tit
 def run_flags(run_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> list[str]:
     """What a reader must know beside one run's figures: a detector that predicts one class for every
     test frame, or whose frame AUC interval (over test videos) reaches chance. Empty when neither."""
-    import pandas as pd
-
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir / "metrics.json")
-    frames = pd.read_csv(run_dir / "predictions.csv", dtype={"video_id": str, "method": str, "label": str,
-                                                             "path": str}, keep_default_na=False)
     comp = metrics.get("train_compression", "raw")
-    if "compression" in frames:
-        frames = frames[frames["compression"] == comp].reset_index(drop=True)
+    frames = read_predictions(run_dir, comp)
     out = []
     predicted = (frames["p_fake"].to_numpy(float) >= 0.5)
     if predicted.size and (predicted.all() or not predicted.any()):

@@ -223,8 +223,8 @@ class GenerateParams:
 class DetectParams:
     """Detector comparison (lstmgan.detect): which detectors, how they are trained and evaluated.
 
-    Sizes are the embedded default, chosen so each detector x variant stage takes well under a
-    minute on a 2-core CPU; ``per_model`` overrides any key for one detector (e.g. VGG19 at 32 px).
+    Sizes are the embedded default; ``per_model`` overrides any key for one detector, and gives each
+    backbone the epochs and learning rate its validation curve asks for.
     """
 
     models: list[str] = field(default_factory=lambda: ["vgg19", "densenet121", "custom_cnn", "resnet18"])
@@ -261,11 +261,10 @@ class DetectParams:
     pretrain_batch: int = 32
     pretrain_frames_per_video: int = 8
     per_model: dict[str, Any] = field(default_factory=lambda: {
-        "vgg19": {"epochs": 1, "max_train_frames": 384, "max_eval_frames": 64, "max_test_frames": 240,
-                  "test_compressions": ["raw"]},
-        "densenet121": {"epochs": 2, "max_train_frames": 512, "test_compressions": ["raw"]},
-        "resnet18": {"epochs": 6, "max_train_frames": 0},
-        "custom_cnn": {"epochs": 3, "lr": 2.0e-3}})
+        "vgg19": {"epochs": 8, "max_train_frames": 800},
+        "densenet121": {"epochs": 8, "lr": 3.0e-3},
+        "resnet18": {"epochs": 8},
+        "custom_cnn": {"epochs": 6, "lr": 2.0e-3}})
 
     def for_model(self, model: str, where: str = "params.yaml") -> "DetectParams":
         """These settings with ``per_model[model]`` applied (validated like the file itself)."""
@@ -286,6 +285,7 @@ class ReportParams:
     notebooks: str = "reports/notebooks"  # executed stage notebooks (papermill durations)
     l1_target_ratio: float = 0.6  # GAN goal: val reconstruction L1 <= this x the copy-the-source L1
     ablation_study: str = "studies/ablation/reports/tables/ablation.md"  # multi-seed study table, if run
+    detect_study: str = "studies/detect/tables"  # the detection study's tables (study_*.csv), if run
     executed: str = "reports/executed"  # committed copies of executed notebooks (the web shows their outputs)
     published_notebooks: list[str] = field(default_factory=lambda: [
         "01_data", "02_train_gan-lstm", "03_generate", "04_detectors-vgg19-base"])

@@ -328,3 +328,15 @@ def test_gpu_config_validates_and_trains_at_tiny_size_on_cpu(toy, tmp_path, one_
         f"detect.out={tmp_path / 'out'}", f"detect.models_out={tmp_path / 'models'}"])
     metrics = run_detector(params, "custom_cnn", "base", data_dir=toy)
     assert metrics["image_size"] == 32 and set(metrics["cross_method_auc"]) == {"all", "lstm", "none"}
+
+
+def test_still_rising_reads_the_end_of_the_validation_curve():
+    from lstmgan.detect.train import still_rising
+
+    def recs(values):
+        return [{"epoch": i + 1, "val_auc": v} for i, v in enumerate(values)]
+
+    assert still_rising(recs([0.5, 0.6, 0.7, 0.8])) == pytest.approx(0.2)  # best of last two minus best before
+    assert still_rising(recs([0.5, 0.8, 0.81, 0.80])) is None  # flat within 0.02: the plateau
+    assert still_rising(recs([0.5, 0.9])) is None  # too short to tell
+    assert still_rising(recs([0.5, float("nan"), 0.6, 0.7, 0.9])) == pytest.approx(0.3)

@@ -107,3 +107,89 @@ def test_compare_writes_every_table_with_stable_columns(tmp_path):
     assert list(out["thesis"].columns) == ["claim", "thesis", "ours", "verdict", "why"]
     claims = dict(zip(out["thesis"]["claim"], out["thesis"]["verdict"]))
     assert claims["VGG19 has the highest accuracy"] == "agree"
+
+
+def _cross_stage(root, name, scores):
+    """A stage folder holding predictions_cross.csv: ``scores[(trained_on, method)]`` = (p real, p fake)
+    for 6 real videos and 6 fakes of each method (lstm, none), 3 frames each."""
+    rows = []
+    for trained in ("lstm", "none"):
+        for v in range(6):
+            for t in range(3):
+                rows.append({"path": f"real/{v}_{t}.png", "label": "real", "method": "original",
+                             "video_id": f"r{v}", "frame": t, "trained_on": trained,
+                             "p_fake": scores[(trained, "real")][v % 2]})
+        for method in ("lstm", "none"):
+            for v in range(6):
+                for t in range(3):
+                    rows.append({"path": f"{method}/{v}_{t}.png", "label": "fake", "method": method,
+                                 "video_id": f"{method}{v}", "frame": t, "trained_on": trained,
+                                 "p_fake": scores[(trained, method)][v % 2]})
+    d = root / name
+    d.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(d / "predictions_cross.csv", index=False)
+
+
+def test_cross_generator_table_known_answers(tmp_path):
+    """Each detector separates its own generator's fakes perfectly (AUC 1); trained on lstm it scores
+    none's fakes below every real (AUC 0: gap exactly 1, resolved); trained on none it ties lstm's fakes
+    with the reals (AUC 0.5, not above chance)."""
+    from lstmgan.detect.compare import cross_generator_sentences, cross_generator_table
+
+    scores = {("lstm", "real"): (0.4, 0.5), ("lstm", "lstm"): (0.8, 0.9), ("lstm", "none"): (0.1, 0.2),
+              ("none", "real"): (0.45, 0.45), ("none", "none"): (0.7, 0.7), ("none", "lstm"): (0.45, 0.45)}
+    _cross_stage(tmp_path, "cnn-base", scores)
+    df = cross_generator_table(tmp_path, n_boot=200).set_index(["trained_on", "tested_on"])
+    assert df.loc[("lstm", "lstm"), "auc"] == 1.0 and df.loc[("lstm", "lstm"), "auc_low"] == 1.0
+    assert df.loc[("none", "none"), "auc"] == 1.0
+    assert df.loc[("lstm", "none"), "auc"] == 0.0
+    assert (df.loc[("lstm", "none"), "gap"], df.loc[("lstm", "none"), "gap_low"]) == (1.0, 1.0)
+    assert not df.loc[("lstm", "none"), "above_chance"]
+    assert df.loc[("none", "lstm"), "auc"] == 0.5 and df.loc[("none", "lstm"), "gap"] == 0.5
+    assert np.isnan(df.loc[("lstm", "lstm"), "gap"])
+    text = cross_generator_sentences(df.reset_index())
+    assert len(text) == 2 and "does not find them" in text[0] and "resolved" in text[0]
+
+
+def _comp_stage(root, name, train_comp, auc_by_comp):
+    """A stage trained on ``train_comp``: at each compression, reals scored 0.5 and fakes scored
+    ``1.0`` (separated, AUC 1) or ``0.5`` (tied, AUC 0.5)."""
+    rows = []
+    for comp, separated in auc_by_comp.items():
+        for v in range(8):
+            for label in ("real", "fake"):
+                for t in range(2):
+                    rows.append({"path": f"{comp}/{label}/{v}_{t}.png", "label": label,
+                                 "method": "lstm" if label == "fake" else "original", "video_id": f"{label}{v}",
+                                 "frame": t, "compression": comp,
+                                 "p_fake": (1.0 if separated else 0.5) if label == "fake" else 0.5})
+    d = root / name
+    d.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(d / "predictions.csv", index=False)
+    (d / "metrics.json").write_text(json.dumps({"model": "cnn", "variant": "base", "weights": "scratch",
+                                                "train_compression": train_comp}))
+
+
+def test_compression_training_table_known_answers(tmp_path):
+    """Raw-trained: AUC 1 on raw, 0.5 on c40 (loss 0.5); c23-trained: AUC 1 on c40 (recovery 0.5, all of it)."""
+    from lstmgan.detect.compare import compression_sentences, compression_training_table
+
+    _comp_stage(tmp_path, "cnn-base-scratch", "raw", {"raw": True, "c40": False})
+    _comp_stage(tmp_path, "cnn-base-c23", "c23", {"c23": True, "c40": True})
+    df = compression_training_table(tmp_path, n_boot=200)
+    assert len(df) == 1
+    r = df.iloc[0]
+    assert (r.trained_on, r.tested_on, r.run, r.baseline_run) == ("c23", "c40", "cnn-base-c23", "cnn-base-scratch")
+    assert (r.loss, r.loss_low, r.loss_high) == (0.5, 0.5, 0.5)
+    assert (r.recovery, r.recovery_low) == (0.5, 0.5) and r.recovered == 1.0
+    assert r.recovery_verdict == "better"
+    assert "recovers +0.500" in compression_sentences(df)[0]
+
+
+def test_compare_keeps_compressed_training_out_of_the_ranking(tmp_path):
+    _comp_stage(tmp_path / "detect", "cnn-base-scratch", "raw", {"raw": True, "c40": False})
+    _comp_stage(tmp_path / "detect", "cnn-base-c23", "c23", {"c23": True, "c40": True})
+    out = compare(tmp_path / "detect", tmp_path / "tables", n_boot=50, prefix="study")
+    assert list(out["ranking"]["stage"]) == ["cnn-base-scratch"]
+    assert (tmp_path / "tables" / "study_compression.md").is_file()
+    assert not (tmp_path / "tables" / "study_cross_generator.md").exists()  # no cross-method stage

@@ -18,7 +18,7 @@ from lstmgan.config import load_params
 from lstmgan.detect.metrics import binary_metrics
 from lstmgan.report import build_report
 from lstmgan.report import discuss as D
-from lstmgan.report.gather import gather, notebook_stage, read_lock
+from lstmgan.report.gather import detect_study, gather, notebook_stage, read_lock
 from lstmgan.utils.stats import Interval
 from lstmgan.utils.tables import csv_text, fmt_cell, markdown_table
 
@@ -552,3 +552,38 @@ def test_model_card_and_published_notebooks(tmp_path, monkeypatch):
     with Image.open(io.BytesIO(base64.b64decode(png))) as im:
         assert im.width == 1000
     assert copy["metadata"]["papermill"]["duration"] == 3.0
+
+
+def test_ranking_sentence_orders_only_resolved_pairs():
+    ranking = [{"stage": "a-base", "variant": "base", "auc": 0.9, "auc_low": 0.85, "auc_high": 0.95, "rank": 1},
+               {"stage": "b-base", "variant": "base", "auc": 0.7, "auc_low": 0.6, "auc_high": 0.8, "rank": 2},
+               {"stage": "c-base", "variant": "base", "auc": 0.68, "auc_low": 0.55, "auc_high": 0.8, "rank": 2},
+               {"stage": "a-gray", "variant": "grayscale", "auc": 0.95, "auc_low": 0.9, "auc_high": 1.0, "rank": 1}]
+    pairwise = [{"a": "a-base", "b": "b-base", "metric": "auc", "level": "frame", "difference": 0.2, "low": 0.1,
+                 "high": 0.3, "verdict": "better"},
+                {"a": "b-base", "b": "c-base", "metric": "auc", "level": "frame", "difference": 0.02, "low": -0.1,
+                 "high": 0.14, "verdict": "not resolved"},
+                {"a": "a-gray", "b": "b-base", "metric": "auc", "level": "frame", "difference": 0.3, "low": -0.1,
+                 "high": 0.5, "verdict": "not resolved"}]
+    text = D.ranking_sentence(ranking, pairwise, "base")
+    assert "1. a-base 0.900 [0.850, 0.950]; 2. b-base 0.700 [0.600, 0.800] = c-base" in text
+    assert "Not resolved against each other: b-base vs c-base (+0.020 [-0.100, +0.140])" in text
+    assert "a-gray" not in text
+
+
+def test_detection_study_sentences_come_from_its_tables(tmp_path, monkeypatch):
+    study = tmp_path / "studies" / "detect" / "tables"
+    study.mkdir(parents=True)
+    _write(study / "study_ranking.csv", "stage,model,variant,auc,auc_low,auc_high,rank,above,tied_with\n"
+           "cnn-base-scratch,cnn,base,0.9,0.8,0.95,1,,\ncnn-base-faceid,cnn,base,0.7,0.6,0.8,2,,\n")
+    _write(study / "study_pairwise.csv", "a,b,metric,level,difference,low,high,verdict\n"
+           "cnn-base-faceid,cnn-base-scratch,auc,frame,-0.2,-0.3,-0.1,worse\n")
+    _write(study / "study_cross_generator.csv", "stage,trained_on,tested_on,auc,sentence\n"
+           "cnn-base-scratch,lstm,none,0.8,cnn transfers.\ncnn-base-scratch,lstm,lstm,0.9,\n")
+    _write(study / "study_compression.csv", "model,sentence\ncnn,c23 recovers it.\n")
+    data = _data(tmp_path, monkeypatch)
+    data.detect_study = detect_study(study)
+    lines = D.discuss_detect_study(data)
+    assert lines[0].startswith("From scratch, each at its own budget: ranking")
+    assert "face-id pretrained - scratch frame AUC -0.200 [-0.300, -0.100]: pretraining hurts." in lines[1]
+    assert lines[2:] == ["cnn transfers.", "c23 recovers it."]

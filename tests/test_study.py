@@ -193,3 +193,31 @@ def test_run_cells_runs_jobs_side_by_side_and_stops_on_a_failure(tmp_path) -> No
     assert {(out / f"train{i}").read_text().strip() for i in range(3)} == {"1"}
     with pytest.raises(SystemExit, match="evaluate@k9 failed"):
         rc.run_cells([rc.Stage("p:evaluate@k9", "exit 3")], jobs=2, logs=str(tmp_path / "logs"))
+
+
+def test_detection_study_stages_ask_for_what_they_are_named():
+    """Each stage of studies/detect/pipeline.yaml, its --set overrides applied over both params files,
+    trains what its name says: scratch (with one detector per generator), face-id pretrained, or on c23;
+    and every backbone's study budget is its own (not the main pipeline's token per_model entries)."""
+    import shlex
+
+    import yaml
+
+    from lstmgan.config import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    pipeline = yaml.safe_load((root / "studies/detect/pipeline.yaml").read_text())["stages"]
+    expect = {"scratch": (False, True, "raw"), "faceid": (True, False, "raw"), "c23": (False, False, "c23")}
+    for group, (pretrain, cross, compression) in expect.items():
+        stage = pipeline[group]
+        assert stage["foreach"] == ["custom_cnn", "resnet18", "densenet121", "vgg19"]
+        for model in stage["foreach"]:
+            args = shlex.split(stage["do"]["cmd"].replace("${item}", model))
+            sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+            params = load_params(root / "params.yaml", overrides=sets, configs=[root / "studies/detect/params.yaml"])
+            cfg = params.detect.for_model(model)
+            assert (cfg.face_pretrain, cfg.cross_method, cfg.train_compression) == (pretrain, cross, compression)
+            assert cfg.test_compressions == ["raw", "c23", "c40"] and cfg.max_test_frames == 0
+            assert args[args.index("--out") + 1] == f"studies/detect/results/{model}-base-{group}"
+        outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage["do"]["outs"]]
+        assert ("studies/detect/results/${item}-base-scratch/predictions_cross.csv" in outs) == cross

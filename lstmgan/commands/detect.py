@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         from lstmgan.detect.compare import compare
 
-        tables = compare(params.detect.out, tables_dir, seed=params.seed, prefix=args.prefix)
+        tables = compare(params.detect.out, tables_dir, seed=params.seed, prefix=args.prefix,
+                         train_compression=params.detect.train_compression)
         print(tables["ranking"].to_string(index=False))
         return 0
     if args.table:

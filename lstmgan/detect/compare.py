@@ -405,14 +405,212 @@ def thesis_table(intervals: dict, pairwise_df, stages: dict[str, dict[str, Any]]
     return pd.DataFrame(rows, columns=["claim", "thesis", "ours", "verdict", "why"])
 
 
+# ------------------------------------------------------------------------------------------------
+# Transfer: across generators, and from compressed training data
+# ------------------------------------------------------------------------------------------------
+def _method_scores(frames, method: str) -> Scored:
+    """Frame scores of the reals and the fakes of one generator (``method``)."""
+    rows = frames[(frames["label"].astype(str) == "real") | (frames["method"].astype(str) == method)]
+    return level_scores(rows.reset_index(drop=True), "frame")
+
+
+def cross_generator_table(reports_dir: str | Path, n_boot: int = 1000, seed: int = 0):
+    """Does a detector trained on one generator's fakes find the other's?
+
+    Reads every ``<stage>/predictions_cross.csv`` (written with ``detect.cross_method``): the test
+    frames scored by one detector per training generator. One row per stage x trained-on x tested-on:
+    frame AUC of the reals against the tested generator's fakes with its interval, and for a
+    cross-generator row the *transfer gap*, AUC of the detector trained on the tested generator minus
+    this one's, paired on the same frames (positive = transfer loses AUC). Columns ``stage, trained_on,
+    tested_on, auc, auc_low, auc_high, above_chance, gap, gap_low, gap_high, gap_verdict, sentence``
+    (the verdict sentence of a cross-generator row, derived from its intervals).
+    """
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(reports_dir).glob("*/predictions_cross.csv")):
+        cross = pd.read_csv(path, keep_default_na=False,
+                            dtype={"video_id": str, "method": str, "label": str, "path": str, "trained_on": str})
+        trained = sorted(cross["trained_on"].unique())
+        tested = sorted(m for m in cross["method"].unique() if m in trained)
+        scored = {(a, t): _method_scores(cross[cross["trained_on"] == a], t) for a in trained for t in tested}
+        for a in trained:
+            for t in tested:
+                iv = metric_interval(scored[(a, t)], "auc", n_boot, seed)
+                row = {"stage": path.parent.name, "trained_on": a, "tested_on": t, "auc": iv.estimate,
+                       "auc_low": iv.low, "auc_high": iv.high,
+                       "above_chance": bool(np.isfinite(iv.low) and iv.low > 0.5),
+                       "gap": float("nan"), "gap_low": float("nan"), "gap_high": float("nan"), "gap_verdict": ""}
+                if a != t:
+                    gap = paired_interval(scored[(t, t)], scored[(a, t)], "auc", n_boot, seed)
+                    row.update(gap=gap.estimate, gap_low=gap.low, gap_high=gap.high,
+                               gap_verdict=verdict(gap, False))  # "better" = a smaller gap = no loss
+                rows.append(row)
+    df = pd.DataFrame(rows, columns=["stage", "trained_on", "tested_on", "auc", "auc_low", "auc_high",
+                                     "above_chance", "gap", "gap_low", "gap_high", "gap_verdict"])
+    cross = df["trained_on"] != df["tested_on"]
+    df["sentence"] = ""
+    df.loc[cross, "sentence"] = cross_generator_sentences(df)
+    return df
+
+
+def cross_generator_sentences(df) -> list[str]:
+    """One verdict sentence per cross-generator row, derived from its intervals."""
+    out = []
+    for r in df[df["trained_on"] != df["tested_on"]].itertuples(index=False):
+        own = df[(df["stage"] == r.stage) & (df["trained_on"] == r.tested_on) & (df["tested_on"] == r.tested_on)]
+        finds = "finds them" if r.above_chance else "does not find them (its interval reaches 0.5)"
+        gap = Interval(r.gap, r.gap_low, r.gap_high)
+        if not np.isfinite(gap.low):
+            cost = "the transfer gap is not measured"
+        elif gap.low > 0:
+            cost = f"transfer costs {format_interval(gap.estimate, gap.low, gap.high, signed=True)} AUC (resolved)"
+        elif gap.high < 0:
+            cost = f"it scores higher than the in-domain detector by {format_interval(-gap.estimate, -gap.high, -gap.low, signed=True)} (resolved)"
+        else:
+            cost = f"the transfer gap {format_interval(gap.estimate, gap.low, gap.high, signed=True)} is not resolved"
+        own_text = (f" against {format_interval(own.iloc[0]['auc'], own.iloc[0]['auc_low'], own.iloc[0]['auc_high'])} "
+                    f"for the detector trained on {r.tested_on}" if len(own) else "")
+        out.append(f"{r.stage} trained on {r.trained_on} fakes, tested on {r.tested_on} fakes: AUC "
+                   f"{format_interval(r.auc, r.auc_low, r.auc_high)}{own_text}; it {finds}, and {cost}.")
+    return out
+
+
+def _by_frame(frames):
+    """The same frame at every compression gets one key (method/video#frame), for pairing across copies."""
+    return frames.assign(path=frames["method"].astype(str) + "/" + frames["video_id"].astype(str) + "#"
+                         + frames["frame"].astype(str))
+
+
+def compression_training_table(reports_dir: str | Path, n_boot: int = 1000, seed: int = 0,
+                               baseline: str = "raw", hard: str = "c40"):
+    """How much does training on a compressed copy recover the loss on a harder one?
+
+    Pairs every stage trained on ``baseline`` with the stage of the same model, variant and weights
+    trained on another compression (e.g. c23). For each pair: ``loss`` = AUC of the baseline-trained
+    detector on ``baseline`` minus on ``hard`` (the same frames, paired across copies), ``recovery`` =
+    AUC on ``hard`` of the compressed-trained detector minus the baseline-trained one (paired on the
+    same frames), and ``recovered`` = recovery / loss (a point estimate), with the verdict
+    ``sentence``. Frame level, test split.
+    """
+    import pandas as pd
+
+    runs: dict[tuple, dict[str, Path]] = {}
+    for path in sorted(Path(reports_dir).glob("*/metrics.json")):
+        m = read_metrics(path)
+        if (path.parent / "predictions.csv").is_file():
+            key = (m["model"], m["variant"], m.get("weights", ""))
+            runs.setdefault(key, {})[m.get("train_compression", "raw")] = path.parent
+    rows = []
+    for (model, variant, weights), by_comp in sorted(runs.items()):
+        if baseline not in by_comp:
+            continue
+        base_dir = by_comp[baseline]
+        base_src = level_scores(_by_frame(read_predictions(base_dir, baseline)), "frame")
+        base_hard = read_predictions(base_dir, hard)
+        if base_hard.empty:
+            continue
+        for train_comp, run_dir in sorted(by_comp.items()):
+            if train_comp == baseline:
+                continue
+            comp_hard = read_predictions(run_dir, hard)
+            if comp_hard.empty:
+                continue
+            loss = paired_interval(base_src, level_scores(_by_frame(base_hard), "frame"), "auc", n_boot, seed)
+            recovery = paired_interval(level_scores(comp_hard, "frame"), level_scores(base_hard, "frame"),
+                                       "auc", n_boot, seed)
+            hard_base = metric_interval(level_scores(base_hard, "frame"), "auc", n_boot, seed)
+            hard_comp = metric_interval(level_scores(comp_hard, "frame"), "auc", n_boot, seed)
+            rows.append({"model": model, "variant": variant, "weights": weights, "baseline": baseline,
+                         "trained_on": train_comp, "tested_on": hard, "baseline_run": base_dir.name,
+                         "run": run_dir.name,
+                         "auc_baseline": hard_base.estimate, "auc_baseline_low": hard_base.low,
+                         "auc_baseline_high": hard_base.high,
+                         "auc_trained": hard_comp.estimate, "auc_trained_low": hard_comp.low,
+                         "auc_trained_high": hard_comp.high,
+                         "loss": loss.estimate, "loss_low": loss.low, "loss_high": loss.high,
+                         "recovery": recovery.estimate, "recovery_low": recovery.low, "recovery_high": recovery.high,
+                         "recovery_verdict": verdict(recovery, True),
+                         "recovered": recovery.estimate / loss.estimate if loss.estimate > 0 else float("nan")})
+    df = pd.DataFrame(rows, columns=["model", "variant", "weights", "baseline", "trained_on", "tested_on",
+                                     "baseline_run", "run", "auc_baseline", "auc_baseline_low",
+                                     "auc_baseline_high", "auc_trained", "auc_trained_low", "auc_trained_high",
+                                     "loss", "loss_low", "loss_high", "recovery", "recovery_low",
+                                     "recovery_high", "recovery_verdict", "recovered"])
+    df["sentence"] = compression_sentences(df)
+    return df
+
+
+def compression_sentences(df) -> list[str]:
+    """One verdict sentence per compressed-training pair, derived from its intervals."""
+    out = []
+    for r in df.itertuples(index=False):
+        loss = Interval(r.loss, r.loss_low, r.loss_high)
+        rec = Interval(r.recovery, r.recovery_low, r.recovery_high)
+        lost = (f"trained on {r.baseline}, {r.model} loses {format_interval(loss.estimate, loss.low, loss.high, signed=True)} "
+                f"AUC from {r.baseline} to {r.tested_on}" + (" (resolved)" if loss.low > 0 else " (not resolved)"))
+        if rec.low > 0:
+            got = (f"training on {r.trained_on} recovers {format_interval(rec.estimate, rec.low, rec.high, signed=True)} "
+                   f"of it on {r.tested_on} (resolved"
+                   + (f"; {100 * r.recovered:.0f}% of the loss" if np.isfinite(r.recovered) else "") + ")")
+        elif rec.high < 0:
+            got = (f"training on {r.trained_on} scores lower on {r.tested_on} by "
+                   f"{format_interval(-rec.estimate, -rec.high, -rec.low, signed=True)} (resolved)")
+        else:
+            got = (f"training on {r.trained_on} changes the {r.tested_on} AUC by "
+                   f"{format_interval(rec.estimate, rec.low, rec.high, signed=True)} (not resolved)")
+        out.append(f"{lost}; {got}: {r.tested_on} AUC {format_interval(r.auc_baseline, r.auc_baseline_low, r.auc_baseline_high)} "
+                   f"-> {format_interval(r.auc_trained, r.auc_trained_low, r.auc_trained_high)}.")
+    return out
+
+
+def cross_generator_markdown(df) -> str:
+    rows = [[r.stage, r.trained_on, r.tested_on, _fmt(Interval(r.auc, r.auc_low, r.auc_high)),
+             "yes" if r.above_chance else "no",
+             "-" if not np.isfinite(r.gap) else _fmt(Interval(r.gap, r.gap_low, r.gap_high))]
+            for r in df.itertuples(index=False)]
+    return ("Detectors trained on one generator's fakes, tested on each generator's fakes (against the same real "
+            "test frames). Gap = AUC of the detector trained on the tested generator minus this one's, paired on "
+            "the same frames (positive: transfer loses AUC); 95% intervals over test videos.\n\n"
+            + markdown_table(rows, ["stage", "trained on", "tested on", "ROC-AUC [95%]", "above chance",
+                                    "gap [95%]"])
+            + "\n" + "".join(f"- {s}\n" for s in df["sentence"] if s))
+
+
+def compression_markdown(df) -> str:
+    rows = [[r.model, r.trained_on, r.tested_on,
+             _fmt(Interval(r.auc_baseline, r.auc_baseline_low, r.auc_baseline_high)),
+             _fmt(Interval(r.auc_trained, r.auc_trained_low, r.auc_trained_high)),
+             _fmt(Interval(r.loss, r.loss_low, r.loss_high)), _fmt(Interval(r.recovery, r.recovery_low, r.recovery_high)),
+             "n/a" if not np.isfinite(r.recovered) else f"{100 * r.recovered:.0f}%"]
+            for r in df.itertuples(index=False)]
+    base = df["baseline"].iloc[0] if len(df) else "raw"
+    return (f"Trained on {base} vs trained on a compressed copy, frame ROC-AUC on the harder copy. Loss = AUC on {base} "
+            f"minus on the harder copy for the {base}-trained detector (the same frames); recovery = the "
+            f"compressed-trained detector's AUC there minus the {base}-trained one's (paired); 95% intervals over "
+            "test videos.\n\n"
+            + markdown_table(rows, ["model", "trained on", "tested on", f"AUC, {base}-trained", "AUC, this training",
+                                    "loss [95%]", "recovery [95%]", "share recovered"])
+            + "\n" + "".join(f"- {s}\n" for s in df["sentence"]))
+
+
 def compare(reports_dir: str | Path = "reports/detect", tables_dir: str | Path | None = "reports/tables",
-            n_boot: int = 1000, seed: int = 0, prefix: str = "detect") -> dict[str, Any]:
-    """Build and write every table from ``reports_dir``; returns the DataFrames."""
-    stages = load_stages(reports_dir)
+            n_boot: int = 1000, seed: int = 0, prefix: str = "detect", train_compression: str = "raw") -> dict[str, Any]:
+    """Build and write every table from ``reports_dir``; returns the DataFrames.
+
+    The intervals, pairwise, ranking and thesis tables compare the stages trained on
+    ``train_compression``; stages trained on another copy enter the compression table, and stages
+    run with ``detect.cross_method`` the cross-generator table (each written only when it has rows).
+    """
+    stages = {n: st for n, st in load_stages(reports_dir).items()
+              if st["metrics"].get("train_compression", "raw") == train_compression}
     if not stages:
         from lstmgan.errors import UserError
 
-        raise UserError(f"{reports_dir}: no <stage>/metrics.json with predictions.csv; run the detect stages first")
+        raise UserError(f"{reports_dir}: no <stage>/metrics.json with predictions.csv trained on {train_compression}; "
+                        "run the detect stages first")
+    cross_df = cross_generator_table(reports_dir, n_boot, seed)
+    compression_df = compression_training_table(reports_dir, n_boot, seed, baseline=train_compression)
     intervals_df, intervals = interval_table(stages, n_boot, seed)
     pairwise_df = pairwise_table(stages, n_boot=n_boot, seed=seed)
     ranking_df = ranking_table(intervals_df, pairwise_df)
@@ -427,7 +625,13 @@ def compare(reports_dir: str | Path = "reports/detect", tables_dir: str | Path |
                              (f"{prefix}_thesis", thesis_df, markdown_table(thesis_df.values.tolist(), list(thesis_df.columns)))):
             atomic_write_text(out / f"{stem}.csv", df.to_csv(index=False))
             atomic_write_text(out / f"{stem}.md", md)
-    return {"intervals": intervals_df, "pairwise": pairwise_df, "ranking": ranking_df, "thesis": thesis_df}
+        for stem, df, render in ((f"{prefix}_cross_generator", cross_df, cross_generator_markdown),
+                                 (f"{prefix}_compression", compression_df, compression_markdown)):
+            if len(df):
+                atomic_write_text(out / f"{stem}.csv", df.to_csv(index=False))
+                atomic_write_text(out / f"{stem}.md", render(df))
+    return {"intervals": intervals_df, "pairwise": pairwise_df, "ranking": ranking_df, "thesis": thesis_df,
+            "cross_generator": cross_df, "compression": compression_df}
 
 
 def _cell(r, metric: str) -> str:
@@ -514,6 +718,18 @@ def run_flags(run_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> list[st
         out.append(f"This detector predicts one class ({which}) for every {comp} test frame: its accuracy is the "
                    "share of that class, and its confusion matrix and prediction grid show that one class; only "
                    "its scores' ranking (AUC) says anything.")
+    records_file = run_dir / "records.tsv"
+    if records_file.is_file():
+        import pandas as pd
+
+        from lstmgan.detect.train import still_rising
+
+        records = pd.read_csv(records_file, sep="\t").to_dict("records")
+        gain = still_rising(records)
+        if gain is not None:
+            out.append(f"Its validation AUC was still rising at the last epoch (+{gain:.3f} over the last two "
+                       f"epochs of {len(records)}): the budget stops before the plateau, so more epochs would "
+                       "likely score higher.")
     iv = metric_interval(level_scores(frames, "frame"), "auc", n_boot, seed)
     if np.isfinite(iv.low) and iv.low <= 0.5:
         out.append(f"Its frame ROC-AUC {format_interval(iv.estimate, iv.low, iv.high, 3, significant=True)} "

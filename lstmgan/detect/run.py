@@ -7,6 +7,9 @@ Outputs (``<detect.out>/<model>-<variant>/``, replaced as a whole when complete)
 - ``metrics_time.json``: training time and images/s (apart: they differ run to run);
 - ``records.tsv``: the per-epoch records (for ``dvc plots show``);
 - ``predictions.csv``: every test frame's fake probability;
+- ``predictions_cross.csv`` (with ``detect.cross_method``): the test frames at the training
+  compression scored by each one-method detector (column ``trained_on``), for
+  :func:`lstmgan.detect.compare.cross_generator_table`;
 - ``generalisation_compression.csv/json``, ``generalisation_method.csv/json``;
 - ``figures/``: metrics.png, roc_pr.png, confusion.png, predictions.png, generalisation_*.png.
 
@@ -155,12 +158,14 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
         method_rows: dict[str, dict[str, float]] = {}
         main_frames = tests[cfg.train_compression][0]
         method_rows["all"] = {m: _method_auc(main_frames, m) for m in fake_methods}
+        cross_frames = []
         if cfg.cross_method and len(fake_methods) >= 2:
             for i, method in enumerate(fake_methods):
                 m_built, _, _ = _train_one(cfg, model_name, variant, root, table, params.seed + 100 + i,
                                            [method], f"{name} on {method}")
                 frames, _, _ = _test_frames(m_built.model, cfg, variant, root, table, cfg.train_compression)
                 method_rows[method] = {m: _method_auc(frames, m) for m in fake_methods}
+                cross_frames.append(frames.assign(trained_on=method, compression=cfg.train_compression))
     for w in caught:
         log.warning("%s", w.message)
     total_time = time.perf_counter() - started
@@ -207,6 +212,9 @@ def _run_detector(params: Params, model_name: str, variant: str, data_dir: str |
         atomic_write_text(tmp / "records.tsv", records.to_csv(sep="\t", index=False))
         atomic_write_text(tmp / "predictions.csv", pd.concat(
             [f.assign(compression=c) for c, (f, _) in tests.items()]).drop(columns=["y"]).to_csv(index=False))
+        if cross_frames:
+            atomic_write_text(tmp / "predictions_cross.csv",
+                              pd.concat(cross_frames).drop(columns=["y"]).to_csv(index=False))
         for stem, matrix in (("generalisation_compression", comp_matrix), ("generalisation_method", method_matrix)):
             atomic_write_text(tmp / f"{stem}.csv", matrix.to_csv())
             atomic_write_json(tmp / f"{stem}.json", {"metric": "auc", "rows": matrix.index.tolist(),

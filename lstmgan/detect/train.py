@@ -49,6 +49,18 @@ def best_epoch(records: list[Mapping[str, float]], select_on: str = "val_auc") -
     return int(min(records, key=key)["epoch"])
 
 
+def still_rising(records: list[Mapping[str, float]], key: str = "val_auc", window: int = 2,
+                 tol: float = 0.02) -> float | None:
+    """How much ``key`` rose over the last ``window`` epochs (best of them minus the best before),
+    when that exceeds ``tol``: the budget stopped before the validation curve's plateau. None when
+    the curve has flattened (or is too short to tell)."""
+    values = [float(r[key]) for r in records if math.isfinite(float(r.get(key, float("nan"))))]
+    if len(values) <= window:
+        return None
+    gain = max(values[-window:]) - max(values[:-window])
+    return gain if gain > tol else None
+
+
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 

@@ -309,19 +309,23 @@ def answers(data: ReportData) -> list[str]:
         lead = ("leads: resolved better than every other run" if len(beaten) == len(others)
                 else f"is resolved better than {len(beaten)} of {len(others)} other runs; not against "
                      + listed([o for o in others if o not in beaten]))
+        ranked = ranking_sentence(data.detect_ranking, data.detect_pairwise, "base")
         out.append(f"**Which detector wins?** {best['run']}, frame ROC-AUC {iv_text(detector_value(data, best['run'], 'auc'))}, "
-                   f"{lead}."
+                   f"{lead}." + (f" {ranked}" if ranked else "")
                    + (f" At chance (interval reaches 0.5): {listed(chance)}; at this budget ({budget}) "
-                      "that says the budget was too small for them, not that they cannot detect these fakes."
+                      "at that budget they have not learned these fakes."
                       if chance and budget else f" At chance (interval reaches 0.5): {listed(chance)}." if chance else ""))
         comps = [c for c in ("raw", "c23", "c40") if any(math.isfinite(r[f"auc_{c}"]) for r in rows)]
         paired = [r for r in rows if all(math.isfinite(r[f"auc_{c}"]) for c in comps)]
+        study_comp = [str(r["sentence"]) for r in data.detect_study.get("compression", []) if r.get("sentence")]
         if len(comps) > 1 and paired:
             means = {c: sum(r[f"auc_{c}"] for r in paired) / len(paired) for c in comps}
             out.append(f"**What does compression do?** Detectors trained on {comps[0]} lose frame ROC-AUC on compressed "
                        "copies: mean over " f"{len(paired)} runs " + ", ".join(f"{c} {format_interval(means[c], digits=3, significant=True)}"
                                                               for c in comps)
-                       + " (point estimates; no interval, so the size of the loss is not resolved).")
+                       + (" (point estimates over runs). The detection study, with 95% intervals over test videos: "
+                          + " ".join(f"{c[0].upper()}{c[1:]}" for c in study_comp) if study_comp else
+                          " (point estimates; no interval, so the size of the loss is not resolved)."))
     else:
         out.append("**Which detector wins?** Not available in this run: " + not_available("detect@<model>-<variant>") + ".")
     return out
@@ -451,6 +455,56 @@ def one_class_runs(rows: Sequence[dict[str, Any]]) -> list[str]:
                 out.append(r["run"])
         elif num(r.get("frame_balanced_accuracy")) == 0.5:
             out.append(r["run"])
+    return out
+
+
+def ranking_sentence(ranking: Sequence[dict[str, Any]], pairwise: Sequence[dict[str, Any]],
+                     variant: str | None = "base") -> str:
+    """The decided ranking on frame AUC (ranks from the comparison's resolved pairs only) and the
+    pairs it leaves open; ``variant`` keeps the runs of one data variant (None: every run)."""
+    rows = [r for r in ranking if variant is None or r.get("variant") == variant]
+    if not rows:
+        return ""
+    names = {r["stage"] for r in rows}
+    by_rank: dict[int, list[str]] = {}
+    for r in sorted(rows, key=lambda r: (int(r["rank"]), -num(r.get("auc")))):
+        by_rank.setdefault(int(r["rank"]), []).append(f"{r['stage']} {format_interval(r.get('auc'), r.get('auc_low'), r.get('auc_high'))}")
+    order = "; ".join(f"{k}. {' = '.join(v) if len(v) > 1 else v[0]}" for k, v in sorted(by_rank.items()))
+    open_pairs = [f"{r['a']} vs {r['b']} ({format_interval(r.get('difference'), r.get('low'), r.get('high'), signed=True)})"
+                  for r in pairwise if r.get("metric") == "auc" and r.get("level") == "frame"
+                  and r["a"] in names and r["b"] in names and r.get("verdict") == NOT_RESOLVED]
+    which = f"{variant} runs" if variant else "runs"
+    return (f"Ranking of the {which} on test frame ROC-AUC, ordered only where the paired difference is resolved "
+            f"(rank = 1 + the number of runs resolved better): {order}. "
+            + (f"Not resolved against each other: {'; '.join(open_pairs)}." if open_pairs
+               else "Every pair among them is resolved."))
+
+
+def discuss_detect_study(data: ReportData) -> list[str]:
+    """The detection study's answers: ranking at each backbone's own budget, pretraining,
+    cross-generator transfer, training on c23; every sentence from the study's intervals."""
+    study = data.detect_study
+    if not study:
+        return []
+    out = []
+    scratch = [r for r in study.get("ranking", []) if str(r.get("stage", "")).endswith("-scratch")]
+    text = ranking_sentence(scratch, study.get("pairwise", []), None)
+    if text:
+        out.append(text.replace("Ranking of the runs", "From scratch, each at its own budget: ranking"))
+    for r in study.get("pairwise", []):
+        a, b = str(r.get("a", "")), str(r.get("b", ""))
+        if r.get("metric") != "auc" or r.get("level") != "frame":
+            continue
+        for x, y, sign in ((a, b, 1.0), (b, a, -1.0)):
+            if x.endswith("-faceid") and y == x[: -len("faceid")] + "scratch":
+                d = Interval(sign * num(r["difference"]), *sorted((sign * num(r["low"]), sign * num(r["high"]))))
+                v = decide(d, True)
+                model = x.split("-")[0]
+                says = {"better": "pretraining helps", "worse": "pretraining hurts"}.get(v, "not resolved")
+                out.append(f"{MODEL_NAMES.get(model, model)}: face-id pretrained - scratch frame AUC "
+                           f"{iv_text(d, signed=True)}: {says}.")
+    out += [str(r["sentence"]) for r in study.get("cross_generator", []) if r.get("sentence")]
+    out += [str(r["sentence"]) for r in study.get("compression", []) if r.get("sentence")]
     return out
 
 

@@ -20,7 +20,9 @@ by stage (documented in docs/architecture.md, "What the report reads"):
   ``report.ablation_study`` and the ``metrics.json`` beside it (two-level intervals) when they exist;
 - detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
-  verdicts, written by the detector comparison) when they exist.
+  verdicts, written by the detector comparison) when they exist, and ``detect_ranking.csv``;
+- the detection study: ``<report.detect_study>/study_{ranking,pairwise,intervals,cross_generator,
+  compression}.csv`` when it has been run.
 """
 from __future__ import annotations
 
@@ -67,6 +69,8 @@ class ReportData:
     ablation_study: Path | None = None
     study: dict[str, Any] = field(default_factory=dict)  # the study's metrics.json (beside its table)
     motion: dict[str, Any] = field(default_factory=dict)  # how much the test faces move (data stage)
+    detect_ranking: list[dict[str, Any]] = field(default_factory=list)  # <report.tables>/detect_ranking.csv
+    detect_study: dict[str, Any] = field(default_factory=dict)  # {"dir", "ranking", "pairwise", "intervals", "cross_generator", "compression"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,4 +318,16 @@ def gather(params: Params) -> ReportData:
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),
         locked=read_lock(), ablation_study=study,
         study=read_json(study.with_name("metrics.json")) if study else {},
-        motion=read_json(DATA_METRICS))
+        motion=read_json(DATA_METRICS),
+        detect_ranking=read_csv(tables / "detect_ranking.csv"),
+        detect_study=detect_study(Path(params.report.detect_study)) if params.report.detect_study else {})
+
+
+DETECT_STUDY_TABLES = ("ranking", "pairwise", "intervals", "cross_generator", "compression")
+
+
+def detect_study(folder: Path) -> dict[str, Any]:
+    """The detection study's tables (``study_<name>.csv``), or {} when it has not been run."""
+    if not (folder / "study_ranking.csv").is_file():
+        return {}
+    return {"dir": folder, **{name: read_csv(folder / f"study_{name}.csv") for name in DETECT_STUDY_TABLES}}

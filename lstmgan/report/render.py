@@ -304,6 +304,15 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     s.append(detectors_md)
     s.append("\n" + _bullets(D.discuss_detectors(data)))
     s.append(_images(figures_of(figures, "detection"), report_path))
+    study = data.detect_study
+    if study:
+        links = ", ".join(f"[{f.name}]({rel(f, report_path)})" for f in sorted(Path(study["dir"]).glob("study_*.md")))
+        s.append(f"\n### Detection study\n\nEvery backbone at the budget its validation curve asks for, scratch vs "
+                 f"in-domain pretraining, one detector per generator, and training on c23 ({links}):\n\n"
+                 + _bullets(D.discuss_detect_study(data)))
+    else:
+        s.append(f"Detection study: not available in this run (`{p.report.detect_study or 'report.detect_study'}` "
+                 "has no study_ranking.csv; `make study-detect`).\n")
 
     s.append("## 5. Known defects\n\n" + _bullets(D.known_defects(data)))
     s.append(_images(figures_of(figures, "defects"), report_path))

@@ -173,6 +173,10 @@ def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
     assert metrics["comparisons"]["lstm vs none"]["tof"]["verdict"] in ("better", "worse", "not resolved")
     lo, hi = metrics["intervals"]["lstm"]["l1"]
     assert lo <= metrics["lstm"]["l1"] <= hi
+    parts = metrics["parts"]  # face parts against the synthetic ground truth (lstmgan.generate.parts)
+    assert 0.0 <= parts["lstm"]["reconstruction"]["decoder_share"] <= 1.0
+    assert parts["copy-source"]["reconstruction"]["decoder_share"] is None  # no decoder
+    assert parts["copy-source"]["reconstruction"]["blinks_reproduced"] == 0.0  # a still image never blinks
     import pandas as pd
 
     per_video = pd.read_csv(tmp_path / "reports" / "per_video.csv")

@@ -587,3 +587,16 @@ def test_detection_study_sentences_come_from_its_tables(tmp_path, monkeypatch):
     assert lines[0].startswith("From scratch, each at its own budget: ranking")
     assert "face-id pretrained - scratch frame AUC -0.200 [-0.300, -0.100]: pretraining hurts." in lines[1]
     assert lines[2:] == ["cnn transfers.", "c23 recovers it."]
+
+
+def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    part = {"decoder_share": 0.01, "mouth_dec_open": 0.2, "mouth_dec_closed": 0.05, "eye_dec_blink": 0.1,
+            "eye_dec_open": 0.0, "mouth_corr": 0.5, "blinks": 10, "blinks_reproduced": 3, "blink_fraction": 0.3}
+    data.generation["parts"] = {"lstm": {"reconstruction": part, "cross": part},
+                                "driving-video": {"reconstruction": {"mouth_corr": 0.95, "blink_fraction": 0.9}}}
+    lines = D.discuss_parts(data)
+    assert lines[0].startswith("lstm, reconstruction: its decoder paints 1.0% of the output, 20.0% of the mouth")
+    assert "correlation with the driver 0.50 (the driving video itself, through the same landmark network: 0.95)" in lines[0]
+    assert "blinks reproduced 30.0% of 10 (driving video 90.0%)" in lines[0]
+    assert lines[1].startswith("lstm, cross-identity: mouth-opening")

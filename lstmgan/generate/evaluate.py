@@ -31,6 +31,10 @@ motion followed).
 (bootstrap over test videos) and every comparison (lstm vs none, each vs copy-source) as the paired
 difference with its interval; the verdict comes from the interval alone.
 
+**Face parts** (:mod:`lstmgan.generate.parts`, ``parts`` in the metrics JSON): how much of the
+output the decoder paints, inside the open mouth and the closed eye in particular, whether the
+generated mouth opens with the driver's (correlation) and how many of its blinks appear.
+
 **Baselines** in the same table: ``copy-source`` (every output is the source frame: no motion at
 all) and, for cross-identity, ``driving-video`` (the driving video itself: perfect motion, wrong
 identity).
@@ -199,11 +203,14 @@ class ReferenceCache:
 
 def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold: float,
                            cache: ReferenceCache | None = None, key: str = "",
-                           occlusion: np.ndarray | None = None) -> dict[str, float]:
+                           occlusion: np.ndarray | None = None,
+                           landmarks_gt: np.ndarray | None = None) -> dict[str, float]:
     """All reconstruction metrics for one video; ``pred``/``gt`` uint8 (T, S, S, 3).
 
     ``cache``/``key`` reuse the ground truth's flows, landmarks and embeddings across methods;
-    ``occlusion`` (T, S, S), the generator's map, gives the decoder-region metrics (NaN without).
+    ``occlusion`` (T, S, S), the generator's map, gives the decoder-region metrics (NaN without);
+    ``landmarks_gt`` (T, 68, 2), the store's ground truth, the face-part measures
+    (:mod:`lstmgan.generate.parts`).
     """
     from lstmgan.generate.temporal import decoder_weight, region_metrics, tof
     from lstmgan.utils.tensors import to_tensor
@@ -221,6 +228,10 @@ def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold
     row["akd"] = akd(lp, lg) if lp is not None else float("nan")
     ep, eg = evalnets.embed(tp), cache.get("embed", key, gt)
     row["aed"] = aed(ep, eg) if ep is not None else float("nan")
+    if landmarks_gt is not None and lp is not None:
+        from lstmgan.generate.parts import part_measures
+
+        row.update(part_measures(occlusion, landmarks_gt, lp))
     return row
 
 
@@ -231,6 +242,24 @@ def _eval_videos(store, split: str, limit: int) -> list:
 
         raise UserError(f"{store.root}: split {split!r} has no videos; set generate.eval_split")
     return records[:limit] if limit else records
+
+
+def _landmarks(store, video_id: str, frames: int) -> np.ndarray | None:
+    """The store's ground-truth landmarks of a video's first ``frames`` frames (None when unknown)."""
+    lm = np.asarray(store.landmarks(video_id), np.float64)[:frames]
+    return lm if np.isfinite(lm).all() else None
+
+
+def _cross_parts(pred: np.ndarray, evalnets, occlusion, driver_landmarks: np.ndarray | None) -> dict[str, float]:
+    """Face-part measures of a cross-identity animation against the driver's ground truth (the
+    measures are relative to each face's size and median, so two people compare)."""
+    from lstmgan.generate.parts import part_measures
+    from lstmgan.utils.tensors import to_tensor
+
+    lp = evalnets.landmarks(to_tensor(pred))
+    if driver_landmarks is None or lp is None:
+        return {}
+    return part_measures(None if occlusion is None else np.asarray(occlusion), driver_landmarks, lp)
 
 
 def _frames(store, video_id: str, max_frames: int) -> np.ndarray:
@@ -279,7 +308,8 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
                                           "kp_driving": result.kp_driving.numpy(),
                                           "kp_used": result.kp_used.numpy()})
         row = {"method": method, "video_id": r.video_id, "identity": r.identity, "frames": len(gt)}
-        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id, occlusion))
+        row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id, occlusion,
+                                          _landmarks(store, r.video_id, len(gt))))
         recon.append(row)
     pairs = cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed)
     for pair_index, (src, drv) in enumerate(tqdm(pairs, desc=f"cross-identity [{method}]", leave=False,
@@ -300,6 +330,8 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
         row = {"method": method, "pair": pair_index, "source_video": src.video_id, "source_identity": src.identity,
                "driving_video": drv.video_id, "driving_identity": drv.identity}
         row.update(cross_metrics(pred, source, driving, evalnets, cache, src.video_id, drv.video_id))
+        row.update(_cross_parts(pred, evalnets, None if method in ("copy-source", "driving-video") else result.occlusion,
+                                _landmarks(store, drv.video_id, len(driving))))
         cross.append(row)
     return MethodResult(method, recon, cross, examples)
 
@@ -512,6 +544,11 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
                                                           "high": _round(r.high), "verdict": r.verdict}
                                               for r in rows.itertuples()}
                               for (a, b), rows in comps.groupby(["a", "b"], sort=False)}
+    from lstmgan.generate.parts import summarize_parts
+
+    metrics["parts"] = {res.method: {kind: {k: _round(v) for k, v in summarize_parts(rows).items()}
+                                     for kind, rows in (("reconstruction", res.recon), ("cross", res.cross))}
+                        for res in results}
     atomic_write_json(g.metrics, metrics)
     log.info("evaluation: %s", note)
     return {"table": table, "results": results, "evalnets": evalnets, "metrics": metrics, "note": note,

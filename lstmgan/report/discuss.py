@@ -202,6 +202,35 @@ def discuss_ablation(data: ReportData) -> list[str]:
     return out
 
 
+def discuss_parts(data: ReportData) -> list[str]:
+    """What the decoder paints and whether mouth and blinks follow the driver (generate metrics
+    ``parts``, :mod:`lstmgan.generate.parts`); point estimates over the test videos."""
+    parts = data.generation.get("parts") or {}
+    if not parts:
+        return []
+
+    def f(v: Any, pct: bool = False) -> str:
+        v = num(v)
+        return "n/a" if not math.isfinite(v) else (f"{100 * v:.1f}%" if pct else f"{v:.2f}")
+
+    out = []
+    for kind, what in (("reconstruction", "reconstruction"), ("cross", "cross-identity")):
+        ceiling = (parts.get("driving-video") or {}).get(kind) or {}
+        for method in data.params.generate.methods:
+            p = (parts.get(method) or {}).get(kind)
+            if not p:
+                continue
+            share = (f"its decoder paints {f(p.get('decoder_share'), True)} of the output, "
+                     f"{f(p.get('mouth_dec_open'), True)} of the mouth region when the driver's mouth is open "
+                     f"({f(p.get('mouth_dec_closed'), True)} when closed) and {f(p.get('eye_dec_blink'), True)} of "
+                     f"the eyes during blinks ({f(p.get('eye_dec_open'), True)} when open); ") if kind == "reconstruction" else ""
+            out.append(f"{method}, {what}: {share}mouth-opening correlation with the driver {f(p.get('mouth_corr'))} "
+                       f"(the driving video itself, through the same landmark network: {f(ceiling.get('mouth_corr'))}); "
+                       f"blinks reproduced {f(p.get('blink_fraction'), True)} of {int(num(p.get('blinks')) or 0)} "
+                       f"(driving video {f(ceiling.get('blink_fraction'), True)}).")
+    return out
+
+
 def study_basis(data: ReportData) -> str:
     """How the study's intervals were made, in words (empty when no study was read)."""
     seeds, videos, steps = data.study.get("seeds") or [], data.study.get("videos"), data.study.get("steps")

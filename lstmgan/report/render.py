@@ -273,7 +273,7 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     table = paired_table(data)
     if table:
         s.append("\nPaired differences on the same test videos:\n\n" + table)
-    s.append("\n" + _bullets(D.discuss_ablation(data)))
+    s.append("\n" + _bullets(D.discuss_ablation(data) + D.discuss_parts(data)))
     if data.evalnets:
         e = data.evalnets
         s.append(f"AKD is measured by {e.get('landmark_source')} (test error "

@@ -1,0 +1,174 @@
+"""What warping cannot draw: the open mouth and the closed eye, measured from landmarks.
+
+A generator that only moves the source's pixels cannot open a mouth that is closed in the source or
+close an eye that is open there; the decoder has to paint it, and the occlusion map says where it
+does (``prediction = occ * warped source + (1 - occ) * decoder image``). From the landmarks
+(iBUG-300W order; the embedded data's ground truth is exact) this module measures, per video:
+
+* ``decoder_share``: mean ``1 - occ`` over the frame (how much of the output the decoder paints);
+* ``mouth_dec_open`` / ``mouth_dec_closed``: mean ``1 - occ`` inside the driver's mouth region
+  (:func:`regions`) on frames where its mouth is open (inner-lip gap above :data:`MOUTH_OPEN` x the
+  inter-ocular distance) and closed (below :data:`MOUTH_CLOSED`); ``eye_dec_blink`` /
+  ``eye_dec_open`` the same inside the eye regions on blink frames and on open-eye frames;
+* ``mouth_corr``: Pearson correlation over frames of the generated mouth opening (landmarks of the
+  generated frames, from the evaluation's landmark network) with the driver's ground truth;
+* ``blinks`` / ``blinks_reproduced``: the driver's blinks (runs of frames whose eye aspect ratio is
+  below :data:`BLINK` x its median over the video) and how many of them the generated video shows
+  (its own eye aspect ratio below the same fraction of its own median within the blink's frames).
+
+Every measure is relative to the face's own size or its own median, so it does not depend on the
+crop size or on the landmark network's bias.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MOUTH_INNER = tuple(range(60, 68))
+EYES = (tuple(range(36, 42)), tuple(range(42, 48)))
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper, lower inner-lip points facing each other
+MOUTH_OPEN = 0.12  # inner-lip gap / inter-ocular distance above which the mouth counts as open
+MOUTH_CLOSED = 0.03  # ... below which it counts as closed
+BLINK = 0.5  # eye aspect ratio below this fraction of the video's median: a blink frame
+PART_METRICS = ("decoder_share", "mouth_dec_open", "mouth_dec_closed", "eye_dec_blink", "eye_dec_open",
+                "mouth_corr", "blinks", "blinks_reproduced")
+
+
+def interocular(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) distance between the two eye centres, pixels."""
+    lm = np.asarray(landmarks, np.float64)
+    return np.linalg.norm(lm[:, list(EYES[0])].mean(1) - lm[:, list(EYES[1])].mean(1), axis=1)
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) mean gap between facing inner-lip points over the inter-ocular distance (0 = closed)."""
+    lm = np.asarray(landmarks, np.float64)
+    gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
+    return gap / np.maximum(interocular(lm), 1e-6)
+
+
+def eye_aperture(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) eye aspect ratio (lid distances over the corner distance), mean of both eyes."""
+    lm = np.asarray(landmarks, np.float64)
+    ratios = []
+    for eye in EYES:
+        p = lm[:, list(eye)]
+        lids = np.linalg.norm(p[:, 1] - p[:, 5], axis=1) + np.linalg.norm(p[:, 2] - p[:, 4], axis=1)
+        ratios.append(lids / np.maximum(2 * np.linalg.norm(p[:, 0] - p[:, 3], axis=1), 1e-6))
+    return np.mean(ratios, axis=0)
+
+
+def polygon_mask(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels whose centre lies inside the polygon ``points`` ((N, 2) x, y pixels)."""
+    from matplotlib.path import Path
+
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
+    return Path(np.asarray(points, np.float64)).contains_points(centres).reshape(h, w)
+
+
+def band(a: np.ndarray, b: np.ndarray, height: float) -> np.ndarray:
+    """(4, 2) rectangle from corner ``a`` to corner ``b``, ``height`` across (centred on the line)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    d = b - a
+    n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-6) * height / 2
+    return np.stack([a - n, b - n, b + n, a + n])
+
+
+def regions(landmarks: np.ndarray, part: str) -> list[list[np.ndarray]]:
+    """Per frame, the polygons where ``part`` ("mouth" or "eyes") shows when it is open.
+
+    A closed mouth or eye has no area between its lips or lids, yet that is where the decoder must
+    paint when the source's differs; so the region is a band between the part's corners, as high as
+    the part is when open in this video (the mouth's 90th-percentile inner-lip gap, the eyes' median
+    lid distance), following the face's pose frame by frame.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    if part == "mouth":
+        gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
+        h = max(float(np.percentile(gap, 90)), 1.0)
+        return [[band(f[60], f[64], h)] for f in lm]
+    if part == "eyes":
+        out = []
+        hs = [max(float(np.median(np.linalg.norm(lm[:, e[1]] - lm[:, e[5]], axis=1))), 1.0) for e in EYES]
+        for f in lm:
+            out.append([band(f[e[0]], f[e[3]], h) for e, h in zip(EYES, hs)])
+        return out
+    raise ValueError(f"part must be mouth or eyes, got {part!r}")
+
+
+def part_share(occlusion: np.ndarray, landmarks: np.ndarray, part: str) -> np.ndarray:
+    """(T,) mean ``1 - occlusion`` inside :func:`regions` of ``part`` in each frame (NaN where empty)."""
+    occ = np.asarray(occlusion, np.float64)
+    out = np.full(len(occ), np.nan)
+    for t, polygons in enumerate(regions(landmarks, part)):
+        mask = np.zeros(occ.shape[1:], bool)
+        for poly in polygons:
+            mask |= polygon_mask(poly, occ.shape[1:])
+        if mask.any():
+            out[t] = float(np.mean(1.0 - occ[t][mask]))
+    return out
+
+
+def runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in ``flags`` (stop exclusive)."""
+    f = np.r_[False, np.asarray(flags, bool), False].astype(int)
+    edges = np.diff(f)
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation over the finite pairs; NaN when either side is constant."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or a[ok].std() == 0 or b[ok].std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def part_measures(occlusion: np.ndarray | None, landmarks_gt: np.ndarray, landmarks_pred: np.ndarray) -> dict[str, float]:
+    """The per-video measures of the module docstring. ``occlusion`` (T, S, S) or None (a baseline
+    without a decoder: its occlusion measures are NaN); landmarks (T, 68, 2) pixels at the occlusion's
+    size, ``landmarks_gt`` the driver's ground truth, ``landmarks_pred`` those of the generated frames."""
+    gt = np.asarray(landmarks_gt, np.float64)
+    pred = np.asarray(landmarks_pred, np.float64)
+    nan = float("nan")
+    out = dict.fromkeys(PART_METRICS, nan)
+    if not np.isfinite(gt).all():  # real data without ground-truth landmarks
+        return out
+    opening = mouth_opening(gt)
+    ear_gt = eye_aperture(gt)
+    blink = ear_gt < BLINK * np.median(ear_gt)
+    if occlusion is not None:
+        occ = np.asarray(occlusion, np.float64)
+        out["decoder_share"] = float(np.mean(1.0 - occ))
+        mouth = part_share(occ, gt, "mouth")
+        eyes = part_share(occ, gt, "eyes")
+        out["mouth_dec_open"] = _mean(mouth[opening > MOUTH_OPEN])
+        out["mouth_dec_closed"] = _mean(mouth[opening < MOUTH_CLOSED])
+        out["eye_dec_blink"] = _mean(eyes[blink])
+        out["eye_dec_open"] = _mean(eyes[~blink])
+    out["mouth_corr"] = correlation(mouth_opening(pred), opening)
+    events = runs(blink)
+    ear_pred = eye_aperture(pred)
+    pred_blink = ear_pred < BLINK * np.median(ear_pred)
+    out["blinks"] = float(len(events))
+    out["blinks_reproduced"] = float(sum(bool(pred_blink[a:b].any()) for a, b in events))
+    return out
+
+
+def summarize_parts(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Over videos: the mean of each per-video share and correlation, and the fraction of all blinks
+    reproduced (``blink_fraction``, pooled over videos)."""
+    out = {k: _mean(np.array([r.get(k, np.nan) for r in rows], np.float64))
+           for k in PART_METRICS if k not in ("blinks", "blinks_reproduced")}
+    blinks = float(np.nansum([r.get("blinks", np.nan) for r in rows]))
+    reproduced = float(np.nansum([r.get("blinks_reproduced", np.nan) for r in rows]))
+    out.update(blinks=blinks, blinks_reproduced=reproduced,
+               blink_fraction=reproduced / blinks if blinks > 0 else float("nan"))
+    return out

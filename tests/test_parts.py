@@ -1,0 +1,65 @@
+"""Face-part measures (lstmgan.generate.parts) on landmarks and maps with known answers."""
+import numpy as np
+import pytest
+
+from lstmgan.generate import parts as P
+
+
+def face(t: int, mouth_gap: np.ndarray, eye_height: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) landmarks: eyes centred at x 20 and 44 (inter-ocular 24 px), 8 px wide, lids
+    ``eye_height`` apart; an inner mouth 12 px wide centred at (32, 44) whose lips are ``mouth_gap`` apart."""
+    lm = np.zeros((t, 68, 2))
+    for k, cx in enumerate((20.0, 44.0)):
+        s = 36 + 6 * k
+        h = eye_height[:, None] / 2
+        lm[:, s + 0] = [cx - 4, 30]
+        lm[:, s + 3] = [cx + 4, 30]
+        lm[:, s + 1, 0], lm[:, s + 2, 0] = cx - 1.5, cx + 1.5
+        lm[:, s + 1, 1:], lm[:, s + 2, 1:] = 30 - h, 30 - h
+        lm[:, s + 5, 0], lm[:, s + 4, 0] = cx - 1.5, cx + 1.5
+        lm[:, s + 5, 1:], lm[:, s + 4, 1:] = 30 + h, 30 + h
+    g = mouth_gap[:, None] / 2
+    lm[:, 60] = [26, 44]
+    lm[:, 64] = [38, 44]
+    for up, low, x in ((61, 67, 29.0), (62, 66, 32.0), (63, 65, 35.0)):
+        lm[:, up, 0] = lm[:, low, 0] = x
+        lm[:, up, 1:] = 44 - g
+        lm[:, low, 1:] = 44 + g
+    return lm
+
+
+def test_geometry_known_answers():
+    lm = face(2, np.array([0.0, 6.0]), np.array([4.0, 4.0]))
+    assert P.interocular(lm) == pytest.approx([24.0, 24.0])
+    assert P.mouth_opening(lm) == pytest.approx([0.0, 0.25])
+    assert P.eye_aperture(lm) == pytest.approx([0.5, 0.5])  # (4 + 4) / (2 * 8)
+    square = P.polygon_mask(np.array([[2, 2], [6, 2], [6, 6], [2, 6]]), (10, 10))
+    assert square.sum() == 16 and square[2:6, 2:6].all()
+    assert P.runs(np.array([0, 1, 1, 0, 1, 0, 0, 1], bool)) == [(1, 3), (4, 5), (7, 8)]
+
+
+def test_measures_on_a_decoder_that_paints_only_the_open_mouth():
+    t = 10
+    gap = np.array([0.0] * 5 + [6.0] * 5)  # closed, then open (0.25 x inter-ocular)
+    eyes = np.array([4.0, 4.0, 0.4, 0.4, 4.0, 4.0, 4.0, 0.4, 4.0, 4.0])  # two blinks
+    gt = face(t, gap, eyes)
+    occ = np.ones((t, 64, 64))
+    mouth = P.polygon_mask(P.regions(gt, "mouth")[7][0], (64, 64))
+    assert mouth.sum() == 12 * 6  # 12 px between the lip corners, as high as the open mouth (6 px)
+    occ[5:, mouth] = 0.0  # the decoder paints the open mouth, nothing else
+    occ[[2, 3, 7]] = 0.5  # and half of every pixel on the blink frames
+    m = P.part_measures(occ, gt, gt)
+    assert (m["mouth_dec_open"], m["mouth_dec_closed"]) == pytest.approx((0.9, 0.2))  # frame 7 is open and a blink
+    assert m["eye_dec_blink"] == 0.5 and m["eye_dec_open"] == 0.0
+    assert m["decoder_share"] == pytest.approx((4 * mouth.sum() + 3 * 0.5 * 64 * 64) / (t * 64 * 64))
+    assert m["mouth_corr"] == pytest.approx(1.0)
+    assert (m["blinks"], m["blinks_reproduced"]) == (2.0, 2.0)
+    still = P.part_measures(None, gt, face(t, np.zeros(t), np.full(t, 4.0)))  # a face that never moves
+    assert still["blinks_reproduced"] == 0.0 and np.isnan(still["mouth_corr"]) and np.isnan(still["decoder_share"])
+    summary = P.summarize_parts([m, still])
+    assert summary["blink_fraction"] == 0.5 and summary["mouth_corr"] == pytest.approx(1.0)
+
+
+def test_unknown_ground_truth_gives_nan():
+    gt = np.full((4, 68, 2), np.nan)
+    assert all(np.isnan(v) for v in P.part_measures(np.ones((4, 8, 8)), gt, gt).values())

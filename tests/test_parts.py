@@ -63,3 +63,14 @@ def test_measures_on_a_decoder_that_paints_only_the_open_mouth():
 def test_unknown_ground_truth_gives_nan():
     gt = np.full((4, 68, 2), np.nan)
     assert all(np.isnan(v) for v in P.part_measures(np.ones((4, 8, 8)), gt, gt).values())
+
+
+def test_a_blink_counts_when_the_output_dips_half_as_deep_as_the_real_frames_read():
+    t = 9
+    closed = np.array([4.0] * 4 + [0.4] + [4.0] * 4)  # one blink at frame 4 (ground truth)
+    gt = face(t, np.zeros(t), closed)
+    real = face(t, np.zeros(t), np.where(closed < 1, 2.4, 4.0))  # the network sees the lid only 40% closed
+    for pred_height, counted in ((3.0, True), (3.5, False)):  # dip 1.0 of the real 1.6: >= half; 0.5: not
+        pred = face(t, np.zeros(t), np.where(closed < 1, pred_height, 4.0))
+        m = P.part_measures(None, gt, pred, real)
+        assert (m["blinks"], m["blinks_reproduced"]) == (1.0, float(counted))

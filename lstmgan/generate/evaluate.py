@@ -231,7 +231,7 @@ def reconstruction_metrics(pred: np.ndarray, gt: np.ndarray, evalnets, threshold
     if landmarks_gt is not None and lp is not None:
         from lstmgan.generate.parts import part_measures
 
-        row.update(part_measures(occlusion, landmarks_gt, lp))
+        row.update(part_measures(occlusion, landmarks_gt, lp, lg))
     return row
 
 
@@ -250,7 +250,8 @@ def _landmarks(store, video_id: str, frames: int) -> np.ndarray | None:
     return lm if np.isfinite(lm).all() else None
 
 
-def _cross_parts(pred: np.ndarray, evalnets, occlusion, driver_landmarks: np.ndarray | None) -> dict[str, float]:
+def _cross_parts(pred: np.ndarray, evalnets, occlusion, driver_landmarks: np.ndarray | None,
+                 cache: ReferenceCache, driving_key: str, driving: np.ndarray) -> dict[str, float]:
     """Face-part measures of a cross-identity animation against the driver's ground truth (the
     measures are relative to each face's size and median, so two people compare)."""
     from lstmgan.generate.parts import part_measures
@@ -259,7 +260,8 @@ def _cross_parts(pred: np.ndarray, evalnets, occlusion, driver_landmarks: np.nda
     lp = evalnets.landmarks(to_tensor(pred))
     if driver_landmarks is None or lp is None:
         return {}
-    return part_measures(None if occlusion is None else np.asarray(occlusion), driver_landmarks, lp)
+    return part_measures(None if occlusion is None else np.asarray(occlusion), driver_landmarks, lp,
+                         cache.get("landmarks", driving_key, driving))
 
 
 def _frames(store, video_id: str, max_frames: int) -> np.ndarray:
@@ -331,7 +333,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
                "driving_video": drv.video_id, "driving_identity": drv.identity}
         row.update(cross_metrics(pred, source, driving, evalnets, cache, src.video_id, drv.video_id))
         row.update(_cross_parts(pred, evalnets, None if method in ("copy-source", "driving-video") else result.occlusion,
-                                _landmarks(store, drv.video_id, len(driving))))
+                                _landmarks(store, drv.video_id, len(driving)), cache, drv.video_id, driving))
         cross.append(row)
     return MethodResult(method, recon, cross, examples)
 

@@ -600,3 +600,13 @@ def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
     assert "correlation with the driver 0.50 (the driving video itself, through the same landmark network: 0.95)" in lines[0]
     assert "blinks reproduced 30.0% of 10 (driving video 90.0%)" in lines[0]
     assert lines[1].startswith("lstm, cross-identity: mouth-opening")
+
+
+def test_an_unused_decoder_is_a_known_defect(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    data.generation["parts"] = {"lstm": {"reconstruction": {"decoder_share": 0.0002, "mouth_dec_open": 0.0003,
+                                                            "mouth_corr": 0.05, "blinks": 37, "blinks_reproduced": 0}},
+                                "none": {"reconstruction": {"decoder_share": 0.2}}}
+    lines = [x for x in D.known_defects(data) if "decoder" in x]
+    assert len(lines) == 1 and lines[0].startswith("`lstm` paints almost nothing with its decoder: 0.02% of the output")
+    assert "blinks reproduced 0 of 37" in lines[0]

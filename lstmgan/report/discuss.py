@@ -61,6 +61,7 @@ THESIS_VALUES = (
     ("custom CNN accuracy 0.89", "0.89", "custom_cnn", ("base",), "accuracy", 0.89),
 )
 THESIS_AUGMENTATION = (0.05, 0.22)  # augmentation lowers DenseNet and custom CNN accuracy by 5-22%
+DECODER_UNUSED = 0.01  # a decoder painting less than 1% of the output (mean 1 - occlusion) is a known defect
 MODEL_NAMES = {"vgg19": "VGG19", "densenet121": "DenseNet121", "custom_cnn": "custom CNN", "resnet18": "ResNet18"}
 
 
@@ -726,6 +727,16 @@ def known_defects(data: ReportData) -> list[str]:
     if not any(math.isfinite(num(m.get("keypoint_spread"))) for m in data.train.values()):
         out.append("This run records no keypoint spread (no `keypoint_spread` in reports/metrics/train-<t>.json): "
                    "check the keypoints figures of the train stages for keypoints bunched on one spot.")
+    parts = data.generation.get("parts") or {}
+    for method in data.params.generate.methods:
+        p = (parts.get(method) or {}).get("reconstruction") or {}
+        share = num(p.get("decoder_share"))
+        if math.isfinite(share) and share < DECODER_UNUSED:
+            out.append(f"`{method}` paints almost nothing with its decoder: {100 * share:.2g}% of the output is the "
+                       f"decoder's (mean 1 - occlusion, test reconstruction; {100 * num(p.get('mouth_dec_open')):.2g}% "
+                       "in the driver's open mouth), so the output is the warped source and what the source lacks is not "
+                       f"drawn: mouth-opening correlation with the driver {num(p.get('mouth_corr')):.2f}, blinks reproduced "
+                       f"{int(num(p.get('blinks_reproduced')) or 0)} of {int(num(p.get('blinks')) or 0)} (section 3).")
     single = one_class_runs([r for r in data.detectors if math.isfinite(r["frame_auc"])])
     if single:
         out.append(f"One-class detectors: {', '.join(single)} (see section 4).")

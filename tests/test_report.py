@@ -596,9 +596,9 @@ def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
     data.generation["parts"] = {"lstm": {"reconstruction": part, "cross": part},
                                 "driving-video": {"reconstruction": {"mouth_corr": 0.95, "blink_fraction": 0.9}}}
     lines = D.discuss_parts(data)
-    assert lines[0].startswith("lstm, reconstruction: its decoder paints 1.0% of the output, 20.0% of the mouth")
+    assert lines[0].startswith("lstm, reconstruction: its decoder paints 1% of the output, 20% of the mouth")
     assert "correlation with the driver 0.50 (the driving video itself, through the same landmark network: 0.95)" in lines[0]
-    assert "blinks reproduced 30.0% of 10 (driving video 90.0%)" in lines[0]
+    assert "blinks reproduced 30% of 10 (driving video 90%)" in lines[0]
     assert lines[1].startswith("lstm, cross-identity: mouth-opening")
 
 

@@ -212,7 +212,7 @@ def discuss_parts(data: ReportData) -> list[str]:
 
     def f(v: Any, pct: bool = False) -> str:
         v = num(v)
-        return "n/a" if not math.isfinite(v) else (f"{100 * v:.1f}%" if pct else f"{v:.2f}")
+        return "n/a" if not math.isfinite(v) else (f"{100 * v:.2g}%" if pct else f"{v:.2f}")
 
     out = []
     for kind, what in (("reconstruction", "reconstruction"), ("cross", "cross-identity")):

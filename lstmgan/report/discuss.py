@@ -460,9 +460,11 @@ def detector_value(data: ReportData, run: str, metric: str) -> Interval | None:
     return point(value) if math.isfinite(value) else None
 
 
-def pair(data: ReportData, a: str, b: str, metric: str, level: str = "frame") -> Interval | None:
-    """Interval of run a - run b on ``metric`` from detect_pairwise.csv (either order); None when absent."""
-    for r in data.detect_pairwise:
+def pair(data: ReportData, a: str, b: str, metric: str, level: str = "frame",
+         rows: Sequence[dict[str, Any]] | None = None) -> Interval | None:
+    """Interval of run a - run b on ``metric`` from detect_pairwise.csv (either order), or from
+    ``rows`` of another pairwise table (the detection study's); None when absent."""
+    for r in data.detect_pairwise if rows is None else rows:
         if r.get("metric") != metric or r.get("level", "frame") != level:
             continue
         iv = Interval(num(r.get("difference")), num(r.get("low")), num(r.get("high")))
@@ -521,18 +523,17 @@ def discuss_detect_study(data: ReportData) -> list[str]:
     text = ranking_sentence(scratch, study.get("pairwise", []), None)
     if text:
         out.append(text.replace("Ranking of the runs", "From scratch, each at its own budget: ranking"))
-    for r in study.get("pairwise", []):
-        a, b = str(r.get("a", "")), str(r.get("b", ""))
-        if r.get("metric") != "auc" or r.get("level") != "frame":
+    pairwise = study.get("pairwise", [])
+    for faceid in sorted({str(r.get(k, "")) for r in pairwise for k in ("a", "b")}):
+        if not faceid.endswith("-faceid"):
             continue
-        for x, y, sign in ((a, b, 1.0), (b, a, -1.0)):
-            if x.endswith("-faceid") and y == x[: -len("faceid")] + "scratch":
-                d = Interval(sign * num(r["difference"]), *sorted((sign * num(r["low"]), sign * num(r["high"]))))
-                v = decide(d, True)
-                model = x.split("-")[0]
-                says = {"better": "pretraining helps", "worse": "pretraining hurts"}.get(v, "not resolved")
-                out.append(f"{MODEL_NAMES.get(model, model)}: face-id pretrained - scratch frame AUC "
-                           f"{iv_text(d, signed=True)}: {says}.")
+        d = pair(data, faceid, faceid[: -len("faceid")] + "scratch", "auc", rows=pairwise)
+        if d is None:
+            continue
+        says = {"better": "pretraining helps", "worse": "pretraining hurts"}.get(decide(d, True), "not resolved")
+        model = faceid.split("-")[0]
+        out.append(f"{MODEL_NAMES.get(model, model)}: face-id pretrained - scratch frame AUC "
+                   f"{iv_text(d, signed=True)}: {says}.")
     out += [str(r["sentence"]) for r in study.get("cross_generator", []) if r.get("sentence")]
     out += [str(r["sentence"]) for r in study.get("compression", []) if r.get("sentence")]
     return out

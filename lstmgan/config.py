@@ -30,6 +30,20 @@ class ConfigError(ValueError):
 # Sections
 # --------------------------------------------------------------------------------------------
 @dataclass
+class DegradeParams:
+    """Capture realism of the store's degraded copy (lstmgan.data.degrade): what a webcam or a c23
+    stream adds to a face video at 64 px. The clean frames and landmarks stay the ground truth; 0
+    turns a component off."""
+
+    enabled: bool = True  # write cache/degraded.npy and cache/degradation.npz beside the clean frames
+    # sensor-noise sd range (0-255 levels) at mid grey, drawn per video; fresh noise every frame
+    noise: list[float] = field(default_factory=lambda: [2.0, 6.0])
+    shake_px: float = 0.4  # sd of the camera-shake translation (pixels), a smooth random process over frames
+    flicker: float = 0.03  # sd of the per-frame global brightness gain around 1
+    blur_exposure: float = 0.5  # blur length = this x the face's speed (px/frame): the exposure's share of a frame
+
+
+@dataclass
 class DataParams:
     """The data stage: where faces come from, how they are cropped, stored and compressed."""
 
@@ -56,6 +70,8 @@ class DataParams:
     test_fraction: float = 0.1  # real data without a given test split: share held out for test
     # FF++-style compressed copies (H.264 CRF), written beside raw/
     crf: list[int] = field(default_factory=lambda: [23, 40])
+    # a degraded copy of every video (sensor noise, camera shake, light flicker, motion blur)
+    degrade: DegradeParams = field(default_factory=DegradeParams)
 
 
 @dataclass
@@ -102,6 +118,7 @@ class GanModelParams:
     num_bottleneck_blocks: int = 2
     lstm_hidden: int = 32  # ConvLSTM hidden channels at the bottleneck
     lstm_kernel: int = 3
+    kp_hidden: int = 64  # GRU width over the keypoint trajectories (temporal: kp)
     # discriminators (LSGAN patch critics)
     disc_scales: list[float] = field(default_factory=lambda: [1.0])
     disc_block_expansion: int = 16
@@ -120,6 +137,7 @@ class GanLossParams:
 
     pyramid_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
     reconstruction: float = 10.0  # L1 pyramid
+    decoded_reconstruction: float = 10.0  # L1 pyramid on the decoder's own image: trains the painter the occlusion chooses
     perceptual: float = 10.0  # VGG19 pyramid, only when ImageNet VGG19 weights are cached
     equivariance_value: float = 10.0  # keypoints follow a random affine+TPS warp
     equivariance_jacobian: float = 10.0
@@ -144,6 +162,10 @@ class GanTrainParams:
     steps: int = 400  # both variants side by side on a 2-core CPU (REPORT.md records the stage's time)
     batch_size: int = 4  # clips per step (per process under torchrun)
     clip_len: int = 8  # driving frames per clip (the ConvLSTM runs across them)
+    # consecutive clips of one video per sample, the recurrent state carried from clip to clip with
+    # its gradient cut (truncated backpropagation through time); 1 = independent clips from a zero state
+    tbptt_clips: int = 1
+    degraded_driving: float = 0.5  # share of clips whose keypoints are read from the degraded copy (loss: clean frames)
     lr: float = 4e-4  # 2x FOMM's, chosen on validation L1 at 400 steps (docs/history.md)
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # after a linear warm-up
     warmup_steps: int = 50
@@ -173,12 +195,26 @@ class GanParams:
     only: changing how often a run logs or checkpoints (``gan.run``) retrains nothing.
     """
 
-    temporal: Literal["lstm", "none"] = "lstm"  # lstm = the thesis model; none = first-order-motion baseline
+    # lstm = the thesis model (ConvLSTM at the bottleneck); none = first-order-motion baseline;
+    # kp = a GRU over the keypoint trajectories that refines the driving keypoints (targets jitter)
+    temporal: Literal["lstm", "none", "kp"] = "lstm"
     model: GanModelParams = field(default_factory=GanModelParams)
     loss: GanLossParams = field(default_factory=GanLossParams)
     train: GanTrainParams = field(default_factory=GanTrainParams)
     run: GanRunParams = field(default_factory=GanRunParams)
     out: str = "models/gan"  # checkpoints go to <out>/<temporal>/
+
+
+@dataclass
+class KpFilterParams:
+    """The non-learned temporal baseline (lstmgan.generate.filters): a method named ``<m>+euro`` in
+    generate.methods is checkpoint ``<m>`` with a One-Euro filter on its driving keypoints, whose two
+    constants are the pair of this grid with the lowest validation L1 (degraded driving when the store
+    has it, scored against the clean frames)."""
+
+    min_cutoff: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0])  # Hz
+    beta: list[float] = field(default_factory=lambda: [0.0, 0.5, 2.0])  # cutoff rise per unit/s of keypoint speed
+    val_videos: int = 8  # validation videos scored per grid point
 
 
 @dataclass
@@ -195,6 +231,8 @@ class GenerateParams:
     eval_split: str = "test"
     eval_videos: int = 0  # 0 = every video of eval_split
     eval_max_frames: int = 0  # per video; 0 = all
+    degraded: bool = True  # also drive with the store's degraded copy (data.degrade), scored against the clean frames
+    kp_filter: KpFilterParams = field(default_factory=KpFilterParams)  # methods named <m>+euro
     cross_pairs: int = 8  # cross-identity animations (source identity A, driving identity B)
     warp_threshold: float = 0.05  # warping error: pixels whose ground truth the flow explains within this
     # --- evaluation networks (AKD landmarks, AED identity) trained on the store's train split ---

@@ -229,3 +229,17 @@ def test_a_large_square_photo_is_cropped_to_its_face():
     whole = crop_faces(photo[None, ::8, ::8], 64, "astronaut-small.png", detector="lbp")[0]  # already 64 px
     assert crop.shape == (64, 64, 3)
     assert np.abs(crop.astype(int) - whole.astype(int)).mean() > 20  # a zoomed-in face, not the scene
+
+
+def test_a_keypoint_filter_smooths_the_driving_keypoints_before_the_transfer(nets) -> None:
+    from lstmgan.generate.filters import OneEuro
+
+    gen = torch.Generator().manual_seed(2)
+    source, driving = torch.rand(3, 64, 64, generator=gen), torch.rand(9, 3, 64, 64, generator=gen)
+    euro = OneEuro(min_cutoff=0.5, beta=0.0)
+    plain = Animator(nets, "cpu", adapt_scale=False).animate(source, driving)
+    filtered = Animator(nets, "cpu", adapt_scale=False, kp_filter=euro.keypoints).animate(source, driving)
+    expected = euro(plain.kp_driving)  # relative motion: kp_source + filtered track - its first frame
+    torch.testing.assert_close(filtered.kp_used, plain.kp_source + expected - expected[:1], atol=1e-5, rtol=0)
+    assert torch.equal(filtered.kp_driving, plain.kp_driving)  # the detector's own track is reported as is
+    assert float((filtered.frames - plain.frames).abs().max()) > 1e-4

@@ -177,6 +177,7 @@ def test_evaluate_all_writes_table_metrics_and_per_video(tmp_path) -> None:
     assert 0.0 <= parts["lstm"]["reconstruction"]["decoder_share"] <= 1.0
     assert parts["copy-source"]["reconstruction"]["decoder_share"] is None  # no decoder
     assert parts["copy-source"]["reconstruction"]["blinks_reproduced"] == 0.0  # a still image never blinks
+    assert set(parts["lstm"]["keypoints"]) == {"mouth_r2", "eye_r2"} and "keypoints" not in parts["copy-source"]
     import pandas as pd
 
     per_video = pd.read_csv(tmp_path / "reports" / "per_video.csv")
@@ -286,3 +287,48 @@ def test_evalnets_cli_trains_saves_and_reuses(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main([*args, "--set", f"data.out={tmp_path / 'nothing'}"]) == 2
     assert "no prepared data set" in capsys.readouterr().err
+
+
+def test_degraded_driving_is_scored_against_the_clean_frames(tmp_path) -> None:
+    from lstmgan.config import DegradeParams
+    from lstmgan.data.degrade import degrade_store
+    from lstmgan.media.store import FaceStore
+
+    _, params, checkpoints = small_setup(tmp_path)
+    # a copy with every effect off equals the clean video: every degraded score equals its clean one
+    degrade_store(tmp_path / "faces", DegradeParams(noise=[0.0, 0.0], shake_px=0.0, flicker=0.0, blur_exposure=0.0), 0)
+    out = E.evaluate_all(params, FaceStore(tmp_path / "faces"), "cpu", checkpoints)
+    deg = out["metrics"]["degraded"]
+    for method in ("lstm", "none", "copy-source"):
+        for metric in ("l1", "akd", "flicker"):
+            assert deg["means"][method][metric]["mean"] == pytest.approx(out["metrics"][method][metric], abs=2e-6)
+    assert deg["degraded_video"]["l1"] == pytest.approx(0.0, abs=1e-9)
+    assert set(deg["comparisons"]) == {"lstm vs none", "lstm vs copy-source", "none vs copy-source"}
+    # a noisy copy: the driving video itself is now off the clean one, copying the (clean) source is not
+    degrade_store(tmp_path / "faces", DegradeParams(noise=[10.0, 10.0], shake_px=0.0, flicker=0.0, blur_exposure=0.0), 0)
+    out = E.evaluate_all(params, FaceStore(tmp_path / "faces"), "cpu", checkpoints)
+    deg = out["metrics"]["degraded"]
+    assert deg["degraded_video"]["l1"] > 0.01
+    assert deg["means"]["copy-source"]["l1"]["mean"] == pytest.approx(out["metrics"]["copy-source"]["l1"], abs=2e-6)
+    assert (tmp_path / "reports" / "per_video_degraded.csv").is_file()
+
+
+def test_a_filtered_method_uses_its_checkpoint_and_the_best_filter_on_validation(tmp_path) -> None:
+    from lstmgan.generate.filters import base_method, tune_one_euro
+    from lstmgan.models.full_model import load_networks
+
+    assert base_method("none+euro") == "none" and base_method("lstm") == "lstm"
+    store, params, checkpoints = small_setup(tmp_path)
+    params.generate.kp_filter.min_cutoff, params.generate.kp_filter.beta = [0.5, 8.0], [0.0]
+    params.generate.kp_filter.val_videos = 2
+    nets, _ = load_networks(checkpoints["none"], "cpu")
+    euro, grid = tune_one_euro(nets, store, params)
+    assert len(grid) == 2 and {r["driving"] for r in grid} == {"clean"}
+    assert euro.min_cutoff == min(grid, key=lambda r: r["val_l1"])["min_cutoff"]
+    params.generate.eval_videos, params.generate.cross_pairs = 2, 1
+    out = E.evaluate_all(params, store, "cpu", {"none": checkpoints["none"], "none+euro": checkpoints["none"]})
+    assert list(out["table"].index)[:2] == ["none", "none+euro"]
+    chosen = out["metrics"]["kp_filters"]["none+euro"]
+    assert (chosen["min_cutoff"], chosen["beta"]) == (euro.min_cutoff, euro.beta)
+    # the filter smooths the keypoints, so the filtered method's keypoints jitter no more than the raw ones
+    assert out["metrics"]["none+euro"]["kp_jitter"] <= out["metrics"]["none"]["kp_jitter"] + 1e-9

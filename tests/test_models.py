@@ -35,7 +35,16 @@ def randomise_lstm_projection(generator) -> None:
         generator.lstm_motion.weight.normal_(0, 0.05)
 
 
-@pytest.mark.parametrize("size,temporal", [(64, "lstm"), (64, "none"), (256, "lstm")])
+def randomise_recurrence(generator) -> None:
+    """Weights for the zero-initialised outputs of whichever recurrence the generator has (none: no-op)."""
+    if generator.lstm is not None:
+        randomise_lstm_projection(generator)
+    if generator.kp_recurrence is not None:
+        with torch.no_grad():
+            generator.kp_recurrence.out.weight.normal_(0, 0.02)
+
+
+@pytest.mark.parametrize("size,temporal", [(64, "lstm"), (64, "none"), (64, "kp"), (256, "lstm")])
 def test_shapes(size: int, temporal: str) -> None:
     torch.manual_seed(0)
     gan = tiny(temporal=temporal, model={"temporal_disc": True})
@@ -158,13 +167,12 @@ def test_convlstm_is_causal() -> None:
     assert (out_late[:, 4] - base[:, 4]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("temporal", ["lstm", "none"])
+@pytest.mark.parametrize("temporal", ["lstm", "none", "kp"])
 def test_generator_frame_dependence(temporal: str) -> None:
-    """lstm: frame t depends on earlier driving frames, never later; none: only on frame t."""
+    """lstm, kp: frame t depends on earlier driving frames, never later; none: only on frame t."""
     torch.manual_seed(0)
     generator = build_networks(tiny(temporal=temporal), 64)["generator"].eval()
-    if temporal == "lstm":
-        randomise_lstm_projection(generator)
+    randomise_recurrence(generator)
     source = torch.rand(1, 3, 64, 64)
     kp_s, kp_d = random_kp(1, 5, seed=4), random_kp(1, 5, t=4, seed=5)
     changed = {n: v.clone() for n, v in kp_d.items()}
@@ -174,11 +182,11 @@ def test_generator_frame_dependence(temporal: str) -> None:
         new = generator(source, kp_s, changed)[0]
     assert torch.equal(new["prediction"][:, 0], base["prediction"][:, 0])
     assert (new["prediction"][:, 1] - base["prediction"][:, 1]).abs().max() > 1e-3
-    # later frames differ only through the LSTM state: in what the decoder paints and, because the
-    # recurrence also refines the motion, in how the source is warped and where it is occluded
+    # later frames differ only through the recurrent state: in what the decoder paints and, because
+    # the recurrence also refines the motion, in how the source is warped and where it is occluded
     for name in ("decoded", "deformed", "occlusion"):
         later = (new[name][:, 2:] - base[name][:, 2:]).abs().amax(dim=(0, 2, 3, 4))
-        if temporal == "lstm":
+        if temporal != "none":
             assert (later > 1e-6).all(), name
         else:
             assert (later == 0).all(), name
@@ -310,3 +318,210 @@ def test_vox256_config_builds_fomm_scale_networks() -> None:
     assert 12e6 < counts["kp_detector"] < 16e6
     assert 40e6 < counts["generator"] < 55e6
     assert "temporal_discriminator" in nets
+
+
+def _decoder_grad(gan, source, driving) -> dict[str, float]:
+    """Gradient norm that each generator loss term sends to the decoder's last convolution."""
+    nets = build_networks(gan, 32)
+    losses, _ = GeneratorFullModel(nets, gan, 32)(source, driving)
+    out = {}
+    for name in ("reconstruction", "decoded_reconstruction"):
+        if name in losses:
+            weight = nets["generator"].final.weight
+            (grad,) = torch.autograd.grad(losses[name], weight, retain_graph=True)
+            out[name] = float(grad.norm())
+    return out
+
+
+def test_decoded_reconstruction_trains_the_decoder_where_the_occlusion_shuts_it_out() -> None:
+    # occlusion logit 12: the output is the warped source (occlusion 1 - 6e-6), so the blended
+    # reconstruction reaches the decoder only through 1 - occlusion; the decoder's own L1 reaches it whole
+    torch.manual_seed(0)
+    source, driving = torch.rand(2, 3, 32, 32), torch.rand(2, 2, 3, 32, 32)
+    off = _decoder_grad(tiny(temporal="none", model={"occlusion_bias": 12.0},
+                             loss={"gan": 0.0, "feature_matching": 0.0, "temporal": 0.0,
+                                   "decoded_reconstruction": 0.0}), source, driving)
+    torch.manual_seed(0)
+    on = _decoder_grad(tiny(temporal="none", model={"occlusion_bias": 12.0},
+                            loss={"gan": 0.0, "feature_matching": 0.0, "temporal": 0.0,
+                                  "decoded_reconstruction": 10.0}), source, driving)
+    assert "decoded_reconstruction" not in off
+    assert off["reconstruction"] < 1e-3 * on["decoded_reconstruction"]
+
+
+def test_keypoints_can_read_other_frames_than_the_loss_compares_with() -> None:
+    torch.manual_seed(0)
+    gan = tiny(temporal="lstm", loss={"gan": 0.0, "feature_matching": 0.0})  # no critic: its spectral norm steps
+    nets = build_networks(gan, 32)
+    model = GeneratorFullModel(nets, gan, 32)
+    source, driving = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 3, 32, 32)
+    noisy = (driving + 0.2 * torch.randn_like(driving)).clamp(0, 1)
+    torch.manual_seed(1)
+    plain, gen_plain = model(source, driving)
+    torch.manual_seed(1)
+    same, gen_same = model(source, driving, driving)
+    assert all(torch.equal(plain[k], same[k]) for k in plain)
+    torch.manual_seed(1)
+    _, gen_noisy = model(source, driving, noisy)
+    with torch.no_grad():
+        expected = nets["kp_detector"](noisy.flatten(0, 1))["value"].view(2, 3, -1, 2)
+    assert torch.allclose(gen_noisy["kp_driving"]["value"], expected)
+    assert not torch.allclose(gen_noisy["kp_driving"]["value"], gen_plain["kp_driving"]["value"])
+
+
+# --------------------------------------------------------------------------------------------
+# temporal="kp": a GRU over the keypoint trajectories
+# --------------------------------------------------------------------------------------------
+def test_kp_recurrence_starts_as_the_none_baseline_bit_for_bit() -> None:
+    """Same weights elsewhere: the kp generator (zero-initialised residual layer) gives exactly the
+    none generator's output, and it is built after the other networks, so one seed gives both the
+    same weights there."""
+    torch.manual_seed(0)
+    none = build_networks(tiny(temporal="none"), 64)["generator"].eval()
+    torch.manual_seed(0)
+    kp = build_networks(tiny(temporal="kp"), 64)["generator"].eval()
+    assert all(torch.equal(v, kp.state_dict()[k]) for k, v in none.state_dict().items())
+    missing, unexpected = kp.load_state_dict(none.state_dict(), strict=False)
+    assert not unexpected and missing and all(name.startswith("kp_recurrence.") for name in missing)
+    source = torch.rand(2, 3, 64, 64)
+    kp_s, kp_d = random_kp(2, 5, seed=10), random_kp(2, 5, t=4, seed=11)
+    with torch.no_grad():
+        a, state_a = none(source, kp_s, kp_d)
+        b, state_b = kp(source, kp_s, kp_d)
+    assert state_a == {} and set(state_b) == {"kp"}
+    for name, value in a.items():
+        assert torch.equal(value, b[name]), name
+    assert torch.equal(b["kp_refined"]["value"], kp_d["value"])
+
+
+@pytest.mark.parametrize("chunks", [[1, 1, 1, 1, 1], [2, 3], [3, 1, 1]])
+def test_kp_streaming_equals_one_call(chunks: list[int]) -> None:
+    """Chunks with the state carried (as Animator.render_with_occlusion calls it) equal one call."""
+    torch.manual_seed(0)
+    generator = build_networks(tiny(temporal="kp"), 64)["generator"].eval()
+    randomise_recurrence(generator)
+    source = torch.rand(2, 3, 64, 64)
+    kp_s, kp_d = random_kp(2, 5, seed=6), random_kp(2, 5, t=5, seed=7)
+    with torch.inference_mode():
+        whole, _ = generator(source, kp_s, kp_d)
+        state, frames, refined, begin = None, [], [], 0
+        for size in chunks:
+            out, state = generator(source, kp_s, {n: v[:, begin:begin + size] for n, v in kp_d.items()},
+                                   state=state)
+            frames.append(out["prediction"])
+            refined.append(out["kp_refined"]["value"])
+            begin += size
+    assert (whole["kp_refined"]["value"] - kp_d["value"]).abs().max() > 1e-3  # the refinement is on
+    assert torch.allclose(torch.cat(refined, dim=1), whole["kp_refined"]["value"], atol=1e-6)
+    assert torch.allclose(torch.cat(frames, dim=1), whole["prediction"], atol=1e-5)
+
+
+def test_kp_recurrence_refines_the_driving_keypoints_not_the_source() -> None:
+    """The dense motion network receives the source keypoints as given and the refined driving ones."""
+    torch.manual_seed(0)
+    generator = build_networks(tiny(temporal="kp"), 64)["generator"].eval()
+    randomise_recurrence(generator)
+    seen = {}
+    hook = generator.dense_motion.register_forward_hook(
+        lambda module, args, output: seen.update(source=args[1], driving=args[2]))
+    kp_s, kp_d = random_kp(1, 5, seed=12), random_kp(1, 5, t=3, seed=13)
+    with torch.no_grad():
+        out, _ = generator(torch.rand(1, 3, 64, 64), kp_s, kp_d)
+    hook.remove()
+    for name in ("value", "jacobian"):
+        assert torch.equal(seen["source"][name], kp_s[name].repeat_interleave(3, dim=0))
+        assert torch.equal(seen["driving"][name], out["kp_refined"][name].flatten(0, 1))
+        assert (out["kp_refined"][name] - kp_d[name]).abs().max() > 1e-4
+
+
+def test_kp_recurrence_width_and_jacobians_follow_the_config() -> None:
+    """gan.model.kp_hidden sizes the GRU; a detector without jacobians gets its values refined only."""
+    nets = build_networks(tiny(temporal="kp", model={"kp_hidden": 12}), 64)
+    recurrence = nets["generator"].kp_recurrence
+    assert recurrence.gru.hidden_size == 12 and recurrence.out.out_features == 5 * 6
+    plain = build_networks(tiny(temporal="kp", model={"estimate_jacobian": False}), 64)["generator"]
+    assert plain.kp_recurrence.out.out_features == 5 * 2
+    randomise_recurrence(plain)
+    kp_d = {"value": torch.rand(1, 3, 5, 2), "jacobian": torch.eye(2).expand(1, 3, 5, 2, 2)}
+    refined, (hidden, previous) = plain.kp_recurrence(kp_d)
+    assert torch.equal(refined["jacobian"], kp_d["jacobian"]) and not torch.equal(refined["value"], kp_d["value"])
+    assert hidden.shape == (1, 1, 64) and previous.shape == (1, 5 * 6)
+
+def test_temporal_kp_is_accepted_and_other_names_are_not() -> None:
+    from lstmgan.config import ConfigError
+    from lstmgan.models.generator import Generator
+
+    assert tiny(temporal="kp").temporal == "kp"
+    with pytest.raises(ConfigError, match=r"gan.temporal must be one of lstm \| none \| kp"):
+        tiny(temporal="gru")
+    with pytest.raises(ValueError, match="temporal must be one of lstm, none, kp"):
+        Generator(num_kp=5, block_expansion=8, max_features=16, num_down_blocks=2, num_bottleneck_blocks=1,
+                  temporal="gru", lstm_hidden=8, lstm_kernel=3,
+                  dense_motion=dict(block_expansion=8, num_blocks=2, max_features=16, scale_factor=0.5,
+                                    kp_variance=0.01, occlusion_bias=4.0))
+
+
+# --------------------------------------------------------------------------------------------
+# The recurrent state through GeneratorFullModel (truncated backpropagation through time)
+# --------------------------------------------------------------------------------------------
+def _two_clips(temporal: str, loss: dict | None = None):
+    torch.manual_seed(0)
+    gan = tiny(temporal=temporal, loss={"gan": 0.0, "feature_matching": 0.0, **(loss or {})})
+    nets = build_networks(gan, 32)
+    randomise_recurrence(nets["generator"])
+    gen = torch.Generator().manual_seed(3)
+    source, driving = torch.rand(2, 3, 32, 32, generator=gen), torch.rand(2, 6, 3, 32, 32, generator=gen)
+    return nets, GeneratorFullModel(nets, gan, 32), source, driving
+
+
+@pytest.mark.parametrize("temporal", ["lstm", "kp"])
+def test_full_model_state_carries_the_recurrence_into_the_next_clip(temporal: str) -> None:
+    """Clip 2 started from clip 1's (detached) state equals frames 3..5 of one call on both clips,
+    and differs from clip 2 started from zeros."""
+    from lstmgan.models.generator import detach_state
+
+    nets, model, source, driving = _two_clips(temporal)
+    for net in nets.values():
+        net.eval()  # batch norm on running statistics: a frame's output does not depend on its batch
+    with torch.no_grad():
+        _, whole = model(source, driving)
+        _, first = model(source, driving[:, :3])
+        _, carried = model(source, driving[:, 3:], None, detach_state(first["state"]))
+        _, fresh = model(source, driving[:, 3:])
+    assert set(first["state"]) == {temporal}
+    assert torch.allclose(first["prediction"], whole["prediction"][:, :3], atol=1e-5)
+    assert torch.allclose(carried["prediction"], whole["prediction"][:, 3:], atol=1e-5)
+    assert (fresh["prediction"] - carried["prediction"]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("temporal", ["lstm", "kp"])
+def test_no_gradient_crosses_a_detached_clip_boundary(temporal: str) -> None:
+    """Clip 2's losses send no gradient to clip 1's frames once the carried state is detached; the
+    undetached state would (the check can see a leak)."""
+    from lstmgan.models.generator import detach_state
+
+    _, model, source, driving = _two_clips(temporal, loss={"equivariance_value": 0.0, "equivariance_jacobian": 0.0})
+    first_frames = driving[:, :3].clone().requires_grad_(True)
+    _, first = model(source, first_frames)
+    for state, leaks in ((detach_state(first["state"]), False), (first["state"], True)):
+        losses, _ = model(source, driving[:, 3:], None, state)
+        (grad,) = torch.autograd.grad(sum(losses.values()), first_frames, allow_unused=True, retain_graph=True)
+        if leaks:
+            assert grad is not None and grad.abs().max() > 0
+        else:
+            assert grad is None or not grad.any()
+
+
+def test_kp_generator_streams_through_the_animator() -> None:
+    """Animator.render_with_occlusion calls the generator chunk by chunk with the state carried:
+    for kp, 2-frame chunks give the frames of one 7-frame call."""
+    from lstmgan.generate.animate import Animator
+
+    torch.manual_seed(0)
+    nets = {name: net.eval() for name, net in build_networks(tiny(temporal="kp"), 32).items()}
+    randomise_recurrence(nets["generator"])
+    source, driving = torch.rand(3, 32, 32), torch.rand(7, 3, 32, 32)
+    chunked = Animator(nets, batch_size=2, adapt_scale=False).animate(source, driving)
+    whole = Animator(nets, batch_size=7, adapt_scale=False).animate(source, driving)
+    assert torch.allclose(chunked.frames, whole.frames, atol=1e-5)
+    assert torch.allclose(chunked.occlusion, whole.occlusion, atol=1e-5)

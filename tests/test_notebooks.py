@@ -172,7 +172,7 @@ def test_the_notebooks_say_what_was_run(executed):
 
 def test_the_figures_are_saved_where_the_report_reads_them(executed):
     figures = executed["project"] / "reports" / "figures"
-    expected = {"data": ["contact_sheet", "landmarks_strip", "motion", "compression"],
+    expected = {"data": ["contact_sheet", "landmarks_strip", "motion", "degradation", "compression"],
                 "train/lstm": ["losses", "discriminator_accuracy", "discriminator_probe", "validation_l1",
                                "reconstructions", "keypoints", "motion"],
                 "generate": ["per_video_metrics", "cross_identity_grid", "keypoint_tracks", "export_examples"]}

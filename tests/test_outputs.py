@@ -252,6 +252,9 @@ def project(tmp_path_factory):
         params = load_params("params.yaml", configs=["tiny.yaml"])
         synthesize(params.data.out, identities=10, videos_per_identity=2, frames=8, size=64, val_identities=4,
                    test_identities=4, write_videos=False)
+        from lstmgan.data.degrade import degrade_store
+
+        degrade_store(params.data.out, params.data.degrade, params.seed)  # as the data stage does
         for method in ("lstm", "none"):
             tiny_checkpoint(Path(params.gan.out) / method / "latest.pt", temporal=method)
         store = open_store(params.data.out)

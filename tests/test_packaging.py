@@ -130,6 +130,10 @@ def test_core_and_pipeline_train_from_params(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY_YAML)
     synthesize(tmp_path / "data" / "faces", identities=6, videos_per_identity=1, frames=8, size=64,
                val_identities=2, test_identities=2, write_videos=False)
+    from lstmgan.config import DegradeParams
+    from lstmgan.data.degrade import degrade_store
+
+    degrade_store(tmp_path / "data" / "faces", DegradeParams(), seed=0)  # as the data stage does
     argv = ["train", "--config", "tiny.yaml", "--no-progress", "--out", "run"]
     done = _run_with_only({"core", "pipeline"}, argv, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -74,3 +74,18 @@ def test_a_blink_counts_when_the_output_dips_half_as_deep_as_the_real_frames_rea
         pred = face(t, np.zeros(t), np.where(closed < 1, pred_height, 4.0))
         m = P.part_measures(None, gt, pred, real)
         assert (m["blinks"], m["blinks_reproduced"]) == (1.0, float(counted))
+
+
+def test_carried_r2_is_one_for_a_determined_part_and_not_above_zero_for_noise():
+    from lstmgan.generate.parts import carried_r2
+
+    rng = np.random.default_rng(0)
+    feats, determined, noise = [], [], []
+    for _ in range(12):
+        f = rng.normal(size=(20, 4))
+        feats.append(f)
+        determined.append(2.0 * f[:, 1] - 0.5 * f[:, 3])  # a linear function of the features
+        noise.append(rng.normal(size=20))  # unrelated to them
+    assert carried_r2(feats, determined) == pytest.approx(1.0, abs=1e-3)
+    assert carried_r2(feats, noise) < 0.05
+    assert np.isnan(carried_r2(feats[:1], determined[:1]))

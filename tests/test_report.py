@@ -593,12 +593,14 @@ def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
     data = _data(tmp_path, monkeypatch)
     part = {"decoder_share": 0.01, "mouth_dec_open": 0.2, "mouth_dec_closed": 0.05, "eye_dec_blink": 0.1,
             "eye_dec_open": 0.0, "mouth_corr": 0.5, "blinks": 10, "blinks_reproduced": 3, "blink_fraction": 0.3}
-    data.generation["parts"] = {"lstm": {"reconstruction": part, "cross": part},
+    data.generation["parts"] = {"lstm": {"reconstruction": part, "cross": part,
+                                         "keypoints": {"mouth_r2": -0.2, "eye_r2": 0.4}},
                                 "driving-video": {"reconstruction": {"mouth_corr": 0.95, "blink_fraction": 0.9}}}
     lines = D.discuss_parts(data)
     assert lines[0].startswith("lstm, reconstruction: its decoder paints 1% of the output, 20% of the mouth")
     assert "correlation with the driver 0.50 (the driving video itself, through the same landmark network: 0.95)" in lines[0]
     assert "blinks reproduced 30% of 10 (driving video 90%)" in lines[0]
+    assert "keypoints carry R^2 -0.20 of the driver's mouth opening and 0.40 of its eye aperture" in lines[0]
     assert lines[1].startswith("lstm, cross-identity: mouth-opening")
 
 
@@ -610,3 +612,21 @@ def test_an_unused_decoder_is_a_known_defect(tmp_path, monkeypatch):
     lines = [x for x in D.known_defects(data) if "decoder" in x]
     assert len(lines) == 1 and lines[0].startswith("`lstm` paints almost nothing with its decoder: 0.02% of the output")
     assert "blinks reproduced 0 of 37" in lines[0]
+
+
+def test_degraded_driving_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    data.generation.pop("degraded", None)
+    assert D.discuss_degraded(data) == []  # nothing without the metrics
+    data.generation["degraded"] = {
+        "means": {"lstm": {"l1": {"mean": 0.03, "low": 0.025, "high": 0.035}, "akd": {"mean": 1.5, "low": 1.2, "high": 1.8},
+                           "flicker": {"mean": 0.012, "low": 0.010, "high": 0.014}}},
+        "degraded_video": {"l1": 0.02, "flicker": 0.015},
+        "comparisons": {"lstm vs none": {"flicker": {"diff": -0.002, "low": -0.003, "high": -0.001},
+                                         "l1": {"diff": 0.001, "low": -0.001, "high": 0.003}}}}
+    lines = D.discuss_degraded(data)
+    assert lines[0] == ("The degraded driving video itself is L1 0.0200 and flicker 0.0150 away from the clean one "
+                        "(the capture's own error).")
+    assert lines[1].startswith("lstm, degraded driving: L1 0.0300 [0.0250, 0.0350] (clean ")
+    assert lines[-1] == ("lstm vs none on degraded driving, paired over the test videos: better on flicker; "
+                                "worse on no metric; not resolved on l1; flicker -0.00200 [-0.00300, -0.00100].")

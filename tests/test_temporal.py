@@ -100,3 +100,44 @@ def test_decoder_weight_and_region_metrics() -> None:
     row = T.region_metrics(gt, gt, np.ones(gt.shape[:3]))
     assert row["flicker_dec"] == 0.0 and row["tof_dec"] == 0.0 and row["sharpness_dec"] == pytest.approx(1.0)
     assert row["warp_error_dec"] == pytest.approx(E.warping_error(gt, gt))
+
+
+def test_trajectory_energy_and_keypoint_jitter_by_hand() -> None:
+    from lstmgan.generate.temporal import keypoint_jitter, trajectory_energy
+
+    t = np.arange(6, dtype=np.float64)
+    steady = np.stack([3 * t, -t], -1)[:, None]  # constant velocity: no high-frequency energy
+    assert trajectory_energy(steady) == 0.0
+    zigzag = np.zeros((6, 1, 2))
+    zigzag[::2, 0, 0] = 1.0  # x = 1, 0, 1, 0, ...: second difference +-2 every frame
+    assert trajectory_energy(zigzag) == pytest.approx(4.0)
+    landmarks = np.repeat(zigzag, 68, axis=1) * 0.5  # second difference +-1: energy 1
+    assert keypoint_jitter(np.repeat(zigzag, 10, axis=1), landmarks) == pytest.approx(4.0)
+    assert np.isnan(keypoint_jitter(zigzag, np.repeat(steady, 68, axis=1)))  # still ground truth: undefined
+
+
+def test_one_euro_filter_known_answers() -> None:
+    import torch
+
+    from lstmgan.generate.filters import OneEuro, smoothing_factor
+
+    a = smoothing_factor(1.0, 25.0)
+    assert a == pytest.approx(1 / (1 + 25 / (2 * np.pi)))
+    step = torch.tensor([0.0, 1, 1, 1, 1])
+    # beta 0: an exponential moving average, y_t = 1 - (1 - a)^t after a unit step
+    out = OneEuro(min_cutoff=1.0, beta=0.0)(step)
+    assert torch.allclose(out, torch.tensor([0.0] + [1 - (1 - a) ** k for k in range(1, 5)]), atol=1e-6)
+    const = torch.full((7, 3, 2, 2), 0.3)
+    assert torch.allclose(OneEuro(0.5, 2.0)(const), const)  # a still signal passes unchanged
+    # speed raises the cutoff: with beta > 0 the filter lags a ramp less than with beta 0
+    ramp = torch.arange(20, dtype=torch.float32)
+    lag0 = (ramp - OneEuro(1.0, 0.0)(ramp))[-1]
+    lag1 = (ramp - OneEuro(1.0, 0.5)(ramp))[-1]
+    assert 0 < lag1 < lag0
+    # causal: changing a later sample leaves the earlier outputs alone
+    other = ramp.clone()
+    other[10:] = 0
+    assert torch.equal(OneEuro(1.0, 0.5)(other)[:10], OneEuro(1.0, 0.5)(ramp)[:10])
+    kp = {"value": torch.rand(5, 4, 2), "jacobian": torch.rand(5, 4, 2, 2)}
+    smoothed = OneEuro(1.0, 0.0).keypoints(kp)
+    assert smoothed["value"].shape == (5, 4, 2) and torch.equal(smoothed["value"][0], kp["value"][0])

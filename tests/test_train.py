@@ -59,6 +59,10 @@ def store_root(tmp_path_factory) -> Path:
             for i in range(identities):
                 for v in range(2):
                     writer.add_video(f"{split}{i}_v{v}", f"{split}{i}", split, _disc_video(rng))
+    from lstmgan.config import DegradeParams
+    from lstmgan.data.degrade import degrade_store
+
+    degrade_store(root, DegradeParams(), seed=0)  # the default trains keypoints on the degraded copy too
     return root
 
 
@@ -435,3 +439,203 @@ def test_wrong_pose_frames_pair_each_frame_with_another_clip_or_the_reversed_cli
     assert out.shape == (12, 3, 2, 2)
     assert out[:, 0, 0, 0].tolist() == [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]
     assert wrong_pose_frames(clips[:1])[:, 0, 0, 0].tolist() == [3, 2, 1, 0]
+
+
+def test_degraded_driving_shows_the_keypoints_the_degraded_copy_and_keeps_the_samples(store_root, tmp_path):
+    import shutil
+
+    from lstmgan.config import DegradeParams
+    from lstmgan.data.degrade import degrade_store
+    from lstmgan.gan.clips import ClipDataset
+    from lstmgan.media.store import open_store
+
+    plain = tmp_path / "plain"
+    shutil.copytree(store_root, plain)
+    for name in ("degraded.npy", "degradation.npz"):
+        (plain / "cache" / name).unlink()
+    with pytest.raises(UserError, match="no degraded copy"):
+        ClipDataset(open_store(plain), "train", CLIP, seed=0, degraded=0.5)
+    root = tmp_path / "faces"
+    shutil.copytree(store_root, root)
+    degrade_store(root, DegradeParams(noise=[8.0, 8.0]), seed=0)
+    store = open_store(root)
+    clean = ClipDataset(store, "train", CLIP, seed=0)
+    mixed = ClipDataset(store, "train", CLIP, seed=0, degraded=0.5)
+    refs = [mixed.ref(i) for i in range(len(mixed))]
+    # the same videos, starts and source frames as without degradation; about half the clips degraded
+    assert [(r.video_id, r.source, r.start) for r in refs] == [
+        (r.video_id, r.source, r.start) for r in (clean.ref(i) for i in range(len(clean)))]
+    assert 0.3 < np.mean([r.degraded for r in refs]) < 0.7
+    for index in (next(i for i, r in enumerate(refs) if r.degraded), next(i for i, r in enumerate(refs) if not r.degraded)):
+        source, driving, kp_frames = mixed[index]
+        ref = refs[index]
+        assert torch.equal(driving, clean[index][1])  # the loss always sees the clean frames
+        wanted = store.degraded(ref.video_id) if ref.degraded else store.frames(ref.video_id)
+        expected = torch.from_numpy(np.array(wanted[ref.start:ref.start + CLIP])).float().div(255).permute(0, 3, 1, 2)
+        assert torch.equal(kp_frames, expected)
+    # and a run trains on it
+    metrics = _train(root, tmp_path / "run", "gan.train.steps=2", "gan.train.degraded_driving=0.5",
+                     "gan.run.val_every=2", "gan.run.checkpoint_every=2")
+    assert metrics["steps"] == 2 and np.isfinite(metrics["val_l1"])
+
+
+# --------------------------------------------------------------------------------------------
+# Truncated backpropagation through time: gan.train.tbptt_clips consecutive clips per sample
+# --------------------------------------------------------------------------------------------
+def test_tbptt_samples_are_consecutive_clips_of_one_video(store_root, tmp_path):
+    """clips=2: windows of 2 x CLIP frames wherever they fit, the source drawn as for one clip, and
+    the degraded keypoint frames cover the same window."""
+    import shutil
+
+    from lstmgan.config import DegradeParams
+    from lstmgan.data.degrade import degrade_store
+    from lstmgan.gan.clips import ClipDataset
+    from lstmgan.media.store import open_store
+
+    store = open_store(store_root)
+    dataset = ClipDataset(store, "train", CLIP, seed=0, clips=2)
+    assert len(dataset) == 6 * (FRAMES - 2 * CLIP + 1)
+    for index in (0, 4, len(dataset) - 1):
+        ref = dataset.ref(index)
+        source, driving = dataset[index]
+        video = torch.from_numpy(np.array(store.frames(ref.video_id))).float().div(255).permute(0, 3, 1, 2)
+        assert driving.shape == (2 * CLIP, 3, SIZE, SIZE) and 0 <= ref.start <= FRAMES - 2 * CLIP
+        assert torch.equal(driving, video[ref.start:ref.start + 2 * CLIP]) and torch.equal(source, video[ref.source])
+    again = ClipDataset(open_store(store_root), "train", CLIP, seed=0, clips=2)
+    assert [again.ref(i) for i in range(len(again))] == [dataset.ref(i) for i in range(len(dataset))]
+    with pytest.raises(UserError, match="tbptt_clips"):
+        ClipDataset(store, "train", CLIP, clips=4)  # 12 frames: longer than every video
+    root = tmp_path / "faces"
+    shutil.copytree(store_root, root)
+    degrade_store(root, DegradeParams(noise=[8.0, 8.0]), seed=0)
+    mixed = ClipDataset(open_store(root), "train", CLIP, seed=0, degraded=1.0, clips=2)
+    ref = mixed.ref(3)
+    _, driving, kp_frames = mixed[3]
+    wanted = torch.from_numpy(np.array(open_store(root).degraded(ref.video_id)[ref.start:ref.start + 2 * CLIP]))
+    assert driving.shape == kp_frames.shape == (2 * CLIP, 3, SIZE, SIZE)
+    assert torch.equal(kp_frames, wanted.float().div(255).permute(0, 3, 1, 2))
+
+
+def _step_models(store_root: Path, *extra: str):
+    """(gan, networks, generator and discriminator full models, optimisers), seeded."""
+    from lstmgan.gan.train import make_optimizers
+    from lstmgan.models.full_model import DiscriminatorFullModel, GeneratorFullModel, build_networks
+    from lstmgan.utils.seed import seed_everything
+
+    gan = _params(store_root, *extra).gan
+    seed_everything(0)
+    nets = build_networks(gan, SIZE)
+    return gan, nets, GeneratorFullModel(nets, gan, SIZE), DiscriminatorFullModel(nets, gan, SIZE), \
+        make_optimizers(nets, gan)[0]
+
+
+def _single_clip_step(gen, disc, optimizers, source, driving, gan) -> dict[str, float]:
+    """The training step on one clip from a zero state, written out: generator losses, backward,
+    clipping, Adam; then the discriminator on the same clip."""
+    from lstmgan.gan.distributed import host_values
+
+    opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
+    gen_losses, generated = gen(source, driving)
+    values = host_values({f"gen/{k}": v for k, v in gen_losses.items()})
+    opt_g.zero_grad(set_to_none=True)
+    sum(gen_losses.values()).backward()
+    torch.nn.utils.clip_grad_norm_([p for g in opt_g.param_groups for p in g["params"]], gan.train.grad_clip)
+    opt_g.step()
+    opt_d.zero_grad(set_to_none=True)
+    disc_out = disc(driving, generated)
+    values.update(host_values({f"disc/{k}": v for k, v in disc_out.items()}))
+    sum(v for k, v in disc_out.items() if not k.startswith("acc_")).backward()
+    torch.nn.utils.clip_grad_norm_([p for g in opt_d.param_groups for p in g["params"]], gan.train.grad_clip)
+    opt_d.step()
+    return values
+
+
+@pytest.mark.parametrize("temporal", ["lstm", "none"])
+def test_tbptt_clips_1_is_exactly_the_single_clip_step(store_root, temporal):
+    from lstmgan.gan.clips import FixedClipDataset, fixed_batches
+    from lstmgan.gan.train import train_step
+    from lstmgan.media.store import open_store
+
+    source, driving = fixed_batches(FixedClipDataset(open_store(store_root), "val", CLIP, 2), 2)[0]
+    runs = []
+    for use_train_step in (True, False):
+        gan, nets, gen, disc, optimizers = _step_models(store_root, f"gan.temporal={temporal}", "gan.train.tbptt_clips=1")
+        torch.manual_seed(7)  # the equivariance warps
+        values = [train_step(gen, disc, optimizers, source, driving, gan, None, step) if use_train_step
+                  else _single_clip_step(gen, disc, optimizers, source, driving, gan) for step in (1, 2)]
+        runs.append((values, {f"{n}.{k}": v for n, net in nets.items() for k, v in net.state_dict().items()}))
+    (values_a, weights_a), (values_b, weights_b) = runs
+    assert values_a == values_b
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), [
+        k for k in weights_a if not torch.equal(weights_a[k], weights_b[k])]
+
+
+class _Recording(torch.nn.Module):
+    """A full model that records what each call received, and hooks the state it hands on: a hook
+    that fires during a later clip's backward would be a gradient crossing the clip boundary."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.calls: list[dict] = []
+
+    def forward(self, *args, **kwargs):
+        call = {"args": args, "kwargs": kwargs, "grads_into_state": 0,
+                "grads_into_earlier_states": [c["grads_into_state"] for c in self.calls]}
+        self.calls.append(call)
+        losses, generated = self.model(*args, **kwargs)
+        for tensor in _tensors(generated.get("state")):
+            if tensor.requires_grad:
+                tensor.register_hook(lambda grad, call=call: call.update(grads_into_state=call["grads_into_state"] + 1))
+        call["state_out"] = generated.get("state")
+        return losses, generated
+
+
+def _tensors(state) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, dict):
+        return [t for v in state.values() for t in _tensors(v)]
+    if isinstance(state, (tuple, list)):
+        return [t for v in state for t in _tensors(v)]
+    return []
+
+
+@pytest.mark.parametrize("temporal", ["lstm", "kp"])
+def test_tbptt_step_runs_the_clips_in_order_with_the_state_carried_detached(store_root, temporal):
+    from lstmgan.gan.clips import ClipDataset
+    from lstmgan.gan.train import train_step
+    from lstmgan.media.store import open_store
+
+    dataset = ClipDataset(open_store(store_root), "train", CLIP, seed=0, clips=2)
+    source, driving = (torch.stack(x) for x in zip(dataset[0], dataset[9]))
+    gan, nets, gen, disc, optimizers = _step_models(store_root, f"gan.temporal={temporal}", "gan.train.tbptt_clips=2")
+    gen, disc_inputs = _Recording(gen), []
+    disc.register_forward_pre_hook(lambda module, args: disc_inputs.append(args))
+    values = train_step(gen, disc, optimizers, source, driving, gan, None, 1)
+    assert all(np.isfinite(v) for v in values.values()) and "gen/reconstruction" in values
+    first, second = gen.calls
+    assert torch.equal(first["args"][1], driving[:, :CLIP]) and torch.equal(second["args"][1], driving[:, CLIP:])
+    assert first["args"][3] is None  # clip 1 starts from zeros
+    carried, handed_on = _tensors(second["args"][3]), _tensors(first["state_out"])
+    assert len(carried) == len(handed_on) > 0
+    for into, out in zip(carried, handed_on):  # the same values, cut from clip 1's graph
+        assert torch.equal(into, out.detach()) and into.grad_fn is None and not into.requires_grad
+    # no gradient from clip 2's losses reached anything clip 1 computed (its state included)
+    assert first["grads_into_state"] == second["grads_into_earlier_states"][0]
+    # the discriminator judged both clips of both samples: a batch of 2 x 2 clips, clip-major
+    (real, generated), = disc_inputs
+    assert real.shape == (4, CLIP, 3, SIZE, SIZE) and generated["prediction"].shape == real.shape
+    assert torch.equal(real[:2], driving[:, :CLIP]) and torch.equal(real[2:], driving[:, CLIP:])
+    assert not generated["prediction"].requires_grad
+
+
+def test_tbptt_two_step_run_trains_end_to_end(store_root, tmp_path):
+    metrics = _train(store_root, tmp_path, "gan.temporal=kp", "gan.train.tbptt_clips=2", "gan.train.steps=2",
+                     "gan.run.val_every=2", "gan.run.checkpoint_every=2")
+    assert metrics["steps"] == 2 and metrics["temporal"] == "kp" and np.isfinite(metrics["val_l1"])
+    from lstmgan.models.full_model import load_networks
+
+    nets, params = load_networks(tmp_path / "ck" / "latest.pt")
+    assert params.gan.train.tbptt_clips == 2 and nets["generator"].kp_recurrence is not None

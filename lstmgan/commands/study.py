@@ -1,11 +1,14 @@
-"""Aggregate a multi-seed study into one ablation table with two-level intervals and verdicts.
+"""Aggregate a multi-seed study into ablation tables with two-level intervals, verdicts and power.
 
-Reads the study's params file (its `study:` section: variants, seeds, comparisons, cells, out),
-every cell's per-video evaluation (<cells>/<variant>-s<seed>/per_video.csv and
-cross_identity.csv, written by `lstmgan evaluate`), and writes <out>/ablation.md, ablation.csv,
-ablation_comparisons.csv, per_video.csv and metrics.json. Intervals: bootstrap over seeds and test
-videos together; verdicts (better / worse / not resolved at this budget) from the intervals alone.
-This is the last stage of `dvc repro studies/ablation/dvc.yaml`.
+Reads the study's params file (its `study:` section: variants and the methods each evaluates, seeds,
+comparisons, cells, out), every cell's evaluation (<cells>/<variant>-s<seed>/per_video.csv,
+per_video_degraded.csv when the store has the degraded copy, cross_identity.csv and metrics.json,
+written by `lstmgan evaluate`), and writes <out>/ablation.md (a section per drive: clean, degraded),
+ablation.csv, ablation_comparisons.csv (with a `drive` column and each comparison's power),
+per_video.csv and metrics.json. Intervals: bootstrap over seeds and test videos together; verdicts
+(better / worse / not resolved at this budget) from the intervals alone; power: each interval's
+half-width and the seeds x videos a 5% difference would need. This is the last stage of
+`dvc repro studies/ablation/dvc.yaml`.
 
 example:
   lstmgan study --study studies/ablation/params.yaml

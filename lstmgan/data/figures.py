@@ -1,5 +1,5 @@
 """Figures of the data stage (notebook 01): who is in the store, the ground-truth landmarks and
-motion of one video, and what H.264 compression does to it.
+motion of one video, what the degraded copy adds to it, and what H.264 compression does to it.
 
 Each function returns a matplotlib Figure (not tracked by pyplot) and, given ``path``, saves it
 as PNG (atomically). The inputs are plain arrays and records, so each figure can be rebuilt from
@@ -148,4 +148,51 @@ def compression_figure(decoded: Mapping[str, np.ndarray], t: int, max_error: flo
         fig.colorbar(shown, ax=axes[1, :], shrink=0.9, extend="max",
                      label="absolute difference\n(8-bit grey levels)")
     fig.suptitle(f"frame {t}: raw vs H.264 copies")
+    return save(fig, path)
+
+
+def degradation_picks(blur_px: np.ndarray, count: int) -> np.ndarray:
+    """``count`` frame indices: evenly spaced, with the frame of the longest motion blur among them."""
+    t = len(blur_px)
+    count = max(1, min(count, t))
+    picks = np.linspace(0, t - 1, count).astype(int)
+    fastest = int(np.argmax(blur_px)) if t else 0
+    if fastest not in picks:
+        picks[np.argmin(np.abs(picks - fastest))] = fastest
+    return np.unique(picks)
+
+
+@styled
+def degradation_figure(clean: np.ndarray, degraded: np.ndarray, record: Mapping[str, np.ndarray],
+                       title: str = "", count: int = 4, crop: int | None = None, path=None):
+    """A few frames of one video clean (top) and degraded (bottom), titled with that frame's
+    camera shake, brightness gain and motion-blur length; the last column zooms into a ``crop``-pixel
+    square at the centre of the frame with the longest blur (default a quarter of the frame), so
+    the sensor noise and the blur are visible at print size."""
+    from matplotlib.patches import Rectangle
+
+    size = clean.shape[1]
+    crop = max(2, min(crop or size // 4, size))
+    blur = np.asarray(record["blur_px"], np.float64)
+    picks = degradation_picks(blur, count)
+    zoom_t = int(np.argmax(blur)) if len(blur) else 0
+    y0 = x0 = (size - crop) // 2
+    fig, axes = new_figure(2, len(picks) + 1, figsize=(2.1 * (len(picks) + 1), 4.9))
+    for k, t in enumerate(picks):
+        dx, dy = (float(v) for v in record["shake"][t])
+        image_panel(axes[0, k], clean[t], title=f"frame {t}", ylabel="clean" if k == 0 else None)
+        image_panel(axes[1, k], degraded[t], ylabel="degraded" if k == 0 else None)
+        axes[1, k].set_title(f"shake ({dx:+.2f}, {dy:+.2f}) px\ngain {float(record['gain'][t]):.3f}, "
+                             f"blur {float(blur[t]):.2f} px", fontsize=7)
+        if t == zoom_t:
+            for row in (0, 1):
+                axes[row, k].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), crop, crop, fill=False, color="white",
+                                                 lw=0.8, ls="--"))
+    window = (slice(y0, y0 + crop), slice(x0, x0 + crop))
+    image_panel(axes[0, -1], clean[zoom_t][window], title=f"zoom, frame {zoom_t}")
+    image_panel(axes[1, -1], degraded[zoom_t][window], title=f"{crop} x {crop} px (dashed box)")
+    noise = float(np.asarray(record["noise_sd"])[0]) if len(record["noise_sd"]) else 0.0
+    what = (f"clean vs degraded: sensor noise sd {noise:.1f} grey levels, camera shake, "
+            "light flicker, motion blur")
+    fig.suptitle(f"{title}: {what}" if title else what)
     return save(fig, path)

@@ -1,7 +1,9 @@
 """The data stage: make the face-video store from ``params.yaml``'s ``data`` section.
 
 ``data.source == "synth"`` draws the embedded procedural talking faces (:mod:`lstmgan.data.synth`);
-any other value is a path to real data, cropped by :mod:`lstmgan.data.ingest`. Then every CRF in
+any other value is a path to real data, cropped by :mod:`lstmgan.data.ingest`. With
+``data.degrade.enabled`` every video then gets a degraded copy beside its clean frames
+(:mod:`lstmgan.data.degrade`: sensor noise, camera shake, light flicker, motion blur). Then every CRF in
 ``data.crf`` gets an FF++-style H.264 copy ``<out>/c<crf>/<split>/<video_id>.mp4`` beside ``raw/``.
 
 The whole store (raw, cache, compressed copies) is built under a temporary name and renamed when
@@ -47,7 +49,12 @@ def prepare(params: Params, out: str | Path | None = None) -> Path:
                                 "set folder or to synth")
             log.info("prepare: ingesting real data from %s", src)
             ingest_from_params(src, tmp, data, seed=params.seed)
+        if data.degrade.enabled:
+            from lstmgan.data.degrade import degrade_store
+
+            degrade_store(tmp, data.degrade, params.seed)
         for crf in data.crf:
             compress_store(tmp, crf)
-    log.info("prepare: data set ready at %s (raw%s)", out, "".join(f", c{c}" for c in data.crf))
+    log.info("prepare: data set ready at %s (raw%s%s)", out, ", degraded" if data.degrade.enabled else "",
+             "".join(f", c{c}" for c in data.crf))
     return out

@@ -12,6 +12,13 @@ or from the detected landmarks of real data, per video of one split:
 - ``yaw_range_deg``: mean over videos of the yaw range within a video (when the pose is known);
 - ``mouth_open_max``, ``blinks_per_second``: expression extremes (when the expression is known).
 
+When the store holds the degraded copy (:mod:`lstmgan.data.degrade`), the same split's measured
+degradation is added (:func:`degradation_statistics`, keys starting with ``degrade_``): the mean
+sensor-noise sd at mid grey, the mean camera-shake offset and frame-to-frame shake step (pixels),
+the sd of the brightness gain over frames, the mean and 95th-percentile motion-blur length (pixels)
+and the PSNR of the degraded frames against the clean ones (dB, one mean squared error over every
+pixel of the split).
+
 The data stage writes them to ``reports/metrics/data.json`` (:data:`DATA_METRICS`).
 """
 from __future__ import annotations
@@ -72,10 +79,45 @@ def motion_statistics(store, split: str = "test") -> dict[str, Any]:
     return out
 
 
+def degradation_statistics(store, split: str = "test") -> dict[str, Any]:
+    """The measured degradation of ``split`` (frames pooled over its videos); {} without a degraded
+    copy or without videos in ``split``."""
+    records = store.split(split)
+    if not getattr(store, "has_degraded", False) or not records:
+        return {}
+    parts: dict[str, list[np.ndarray]] = {"noise_sd": [], "shake": [], "step": [], "gain": [], "blur_px": []}
+    squared, count = 0.0, 0
+    for r in records:
+        rec = store.degradation(r.video_id)
+        parts["noise_sd"].append(rec["noise_sd"][:1])  # one value per video
+        parts["shake"].append(np.linalg.norm(rec["shake"], axis=1))
+        parts["step"].append(np.linalg.norm(np.diff(rec["shake"], axis=0), axis=1))
+        parts["gain"].append(rec["gain"])
+        parts["blur_px"].append(rec["blur_px"])
+        diff = np.asarray(store.degraded(r.video_id), np.float64) - np.asarray(store.frames(r.video_id), np.float64)
+        squared += float(np.square(diff).sum())
+        count += diff.size
+    pooled = {k: np.concatenate(v).astype(np.float64) for k, v in parts.items()}
+    mse = squared / max(count, 1)
+    psnr = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+    def r6(x: float) -> float | None:
+        return round(float(x), 6) if np.isfinite(x) else None
+
+    return {"degrade_noise_sd": r6(pooled["noise_sd"].mean()),
+            "degrade_shake_px": r6(pooled["shake"].mean()),
+            "degrade_shake_step_px": r6(pooled["step"].mean()) if pooled["step"].size else None,
+            "degrade_gain_sd": r6(pooled["gain"].std()),
+            "degrade_blur_px_mean": r6(pooled["blur_px"].mean()),
+            "degrade_blur_px_p95": r6(np.percentile(pooled["blur_px"], 95)),
+            "degrade_psnr_db": r6(psnr)}
+
+
 def write_data_metrics(store, path: str | Path = DATA_METRICS, split: str = "test") -> dict[str, Any]:
-    """Write :func:`motion_statistics` of ``split`` to ``path`` (atomically) and return them."""
+    """Write :func:`motion_statistics` of ``split`` (and its :func:`degradation_statistics`, when the
+    store has a degraded copy) to ``path`` (atomically) and return them."""
     from lstmgan.utils.io import atomic_write_json
 
-    stats = motion_statistics(store, split)
+    stats = {**motion_statistics(store, split), **degradation_statistics(store, split)}
     atomic_write_json(path, stats)
     return stats

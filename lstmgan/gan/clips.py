@@ -5,8 +5,12 @@ consecutive frames (T, 3, S, S) of the same video, both float in [0, 1]. Frames 
 store's memory-mapped frame cache (``cache/frames.npy``), so no video is decoded while training.
 
 * :class:`ClipDataset` (training): one sample per possible clip start of every video in a split.
-  The source frame is drawn at random from the same video, with a generator seeded by
-  ``(seed, epoch, index)`` only, so a sample never depends on worker processes, on the order
+  With ``clips`` = n > 1 (``gan.train.tbptt_clips``) a sample's driving frames are n consecutive
+  clips of the video (n * T frames, starts only where they fit), which training cuts into clips
+  and runs in order with the generator's recurrent state carried from one to the next.
+  The source frame is drawn at random from the same video (and, with ``degraded`` > 0, whether the
+  keypoint detector reads the store's degraded copy of the driving frames while the loss keeps the
+  clean ones), with a generator seeded by ``(seed, epoch, index)`` only, so a sample never depends on worker processes, on the order
   in which samples are read, or on the global RNG: resuming mid-epoch reads the same samples.
 * :class:`FixedClipDataset` (validation): a fixed, deterministic list of samples (the video's
   first frame as source, as in the first-order-motion reconstruction protocol, and clips at
@@ -33,28 +37,36 @@ def _to_tensor(frames: np.ndarray):
 
 @dataclass(frozen=True)
 class ClipRef:
-    """Where a sample's frames are: video, source frame index, first driving frame index."""
+    """Where a sample's frames are: video, source frame index, first driving frame index, and
+    whether the keypoint detector sees the store's degraded copy of the driving frames."""
 
     video_id: str
     source: int
     start: int
+    degraded: bool = False
 
 
 class _StoreClips:
-    """Shared part: the store, the videos of one split that are long enough for a clip."""
+    """Shared part: the store, the videos of one split that are long enough for a sample's
+    ``window`` = ``clips`` x ``clip_len`` driving frames."""
 
-    def __init__(self, store, split: str, clip_len: int):
+    def __init__(self, store, split: str, clip_len: int, clips: int = 1):
         if clip_len < 1:
             raise UserError(f"gan.train.clip_len must be >= 1, got {clip_len}")
+        if clips < 1:
+            raise UserError(f"gan.train.tbptt_clips must be >= 1, got {clips}")
         self.store = store
         self.split = split
         self.clip_len = clip_len
+        self.clips = clips
+        self.window = clip_len * clips
         records = sorted(store.split(split), key=lambda r: r.video_id)
-        self.videos = [r for r in records if int(r.frames) >= clip_len]
+        self.videos = [r for r in records if int(r.frames) >= self.window]
         if not self.videos:
             where = getattr(store, "root", "the data set")
-            raise UserError(f"{where}: no {split!r} video has {clip_len} frames or more; "
-                            f"prepare a data set with a {split} split or lower gan.train.clip_len")
+            lower = "gan.train.clip_len" if clips == 1 else "gan.train.clip_len or gan.train.tbptt_clips"
+            raise UserError(f"{where}: no {split!r} video has {self.window} frames or more; "
+                            f"prepare a data set with a {split} split or lower {lower}")
 
     def __getstate__(self) -> dict:
         """Pickle (for data-loader workers) without the memory-mapped arrays: reopen by path."""
@@ -73,22 +85,40 @@ class _StoreClips:
     def _load(self, ref: ClipRef):
         frames = self.store.frames(ref.video_id)
         source = _to_tensor(frames[ref.source])
-        driving = _to_tensor(frames[ref.start:ref.start + self.clip_len])
+        driving = _to_tensor(frames[ref.start:ref.start + self.window])
         return source, driving
+
+    def _load_with_kp_frames(self, ref: ClipRef):
+        """(source, driving, keypoint frames): the frames the keypoint detector reads are the
+        degraded copy when ``ref.degraded``, else the clean driving frames themselves."""
+        source, driving = self._load(ref)
+        if not ref.degraded:
+            return source, driving, driving
+        kp_frames = _to_tensor(self.store.degraded(ref.video_id)[ref.start:ref.start + self.window])
+        return source, driving, kp_frames
 
 
 class ClipDataset(_StoreClips):
     """Every clip start of every video in ``split``, with a random source frame of that video.
 
     Call :meth:`set_epoch` at each epoch (as with ``DistributedSampler``) so that the source
-    frames differ between epochs yet stay reproducible.
+    frames differ between epochs yet stay reproducible. ``clips`` consecutive clips per sample
+    (driving ``clips * clip_len`` frames); 1 gives exactly the single-clip samples.
     """
 
-    def __init__(self, store, split: str, clip_len: int, seed: int = 0):
-        super().__init__(store, split, clip_len)
+    def __init__(self, store, split: str, clip_len: int, seed: int = 0, degraded: float = 0.0,
+                 clips: int = 1):
+        super().__init__(store, split, clip_len, clips)
+        if not 0.0 <= degraded <= 1.0:
+            raise UserError(f"gan.train.degraded_driving must be in [0, 1], got {degraded}")
+        if degraded > 0 and not getattr(store, "has_degraded", False):
+            raise UserError(f"{getattr(store, 'root', 'the data set')}: gan.train.degraded_driving is {degraded} "
+                            "but the store has no degraded copy; set data.degrade.enabled: true and rerun "
+                            "`dvc repro prepare`, or set gan.train.degraded_driving: 0")
         self.seed = seed
+        self.degraded = float(degraded)
         self.epoch = 0
-        starts = [int(r.frames) - clip_len + 1 for r in self.videos]
+        starts = [int(r.frames) - self.window + 1 for r in self.videos]
         self._cumulative = np.cumsum([0] + starts)
 
     def set_epoch(self, epoch: int) -> None:
@@ -105,10 +135,15 @@ class ClipDataset(_StoreClips):
         record = self.videos[video]
         start = int(index - self._cumulative[video])
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return ClipRef(record.video_id, int(rng.integers(int(record.frames))), start)
+        source = int(rng.integers(int(record.frames)))
+        # drawn after the source, and only when asked, so degraded_driving 0 reads the same samples
+        degraded = bool(self.degraded > 0 and rng.random() < self.degraded)
+        return ClipRef(record.video_id, source, start, degraded)
 
     def __getitem__(self, index: int):
-        return self._load(self.ref(index))
+        """(source, driving), or (source, driving, keypoint frames) when ``degraded`` > 0."""
+        ref = self.ref(index)
+        return self._load_with_kp_frames(ref) if self.degraded > 0 else self._load(ref)
 
 
 class FixedClipDataset(_StoreClips):

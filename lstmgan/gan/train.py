@@ -12,7 +12,8 @@ What one run does:
 4. Optionally resume from the newest checkpoint in the output folder: networks, optimisers,
    schedulers, step, RNG states and the position in the data order, so that an interrupted run
    continues exactly as if it had not stopped.
-5. Loop ``gan.train.steps`` times: generator step (losses, backward, clip, Adam), discriminator step,
+5. Loop ``gan.train.steps`` times: generator step (losses, backward, clip, Adam; with
+   ``gan.train.tbptt_clips`` > 1 over consecutive clips of each video, see :func:`train_step`), discriminator step,
    a finiteness check of every loss term (a NaN/inf stops the run naming the step and term; the
    checkpoints on disk stay the last good ones), logging, validation and checkpoints.
 6. Write the stage's metrics file and return the final metrics.
@@ -124,36 +125,92 @@ def _parameters(optimizer: torch.optim.Optimizer) -> list[Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
+def split_clips(frames: Tensor, clips: int) -> list[Tensor]:
+    """(B, n*T, ...) -> n tensors (B, T, ...), in time order: the clips of a tbptt sample."""
+    if frames.shape[1] % clips:
+        raise ValueError(f"{frames.shape[1]} driving frames do not split into {clips} equal clips")
+    return list(frames.chunk(clips, dim=1)) if clips > 1 else [frames]
+
+
+def stack_clips(items: list[Any]) -> Any:
+    """Per-clip outputs (tensors (B, ...), or dicts of them) -> one batch of n*B clips, clip-major
+    (clip 0 of every sample, then clip 1, ...), detached: what the discriminator step reads."""
+    first = items[0]
+    if isinstance(first, Tensor):
+        return torch.cat([item.detach() for item in items], dim=0) if len(items) > 1 else first.detach()
+    if isinstance(first, dict):
+        return {name: stack_clips([item[name] for item in items]) for name in first}
+    return first
+
+
+def _no_sync_unless(model: nn.Module, last: bool):
+    """DDP's ``no_sync`` for every clip's backward but the last (one gradient all-reduce per
+    step, on the summed gradient); a plain module, or the last clip, syncs as usual."""
+    if last or not hasattr(model, "no_sync"):
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
 def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[str, Any],
                source: Tensor, driving: Tensor, gan: GanParams, amp: torch.dtype | None,
-               step: int, last_checkpoint: Path | None = None, world: int = 1) -> dict[str, float]:
+               step: int, last_checkpoint: Path | None = None, world: int = 1,
+               kp_frames: Tensor | None = None) -> dict[str, float]:
     """One generator update then one discriminator update; returns the loss terms as floats.
+
+    ``kp_frames`` (B,T,3,S,S), when given, are what the keypoint detector reads for the driving
+    frames (the degraded copy); every loss still compares with the clean ``driving``.
+
+    With ``gan.train.tbptt_clips`` = n, ``driving`` (and ``kp_frames``) hold n consecutive clips of
+    each video, (B, n*T, ...): truncated backpropagation through time. The clips run in order, the
+    generator's recurrent state carried from one to the next detached (no gradient crosses a clip
+    boundary, so memory stays that of one clip); each clip's losses are computed on that clip and
+    backpropagated at once, divided by n (the gradient is that of the per-clip mean, so its scale
+    does not grow with n); then one optimiser step. The reported generator terms are the means
+    over the clips; the discriminator step sees every clip (a batch of n*B clips). n = 1 is one
+    clip from a zero state.
 
     Terms are named ``gen/<term>`` and ``disc/<term>``, plus the discriminator's accuracies
     ``disc/acc_real``, ``disc/acc_fake`` (and ``disc/acc_decoded``, ``disc/acc_wrong_pose`` for the
-    extra fakes); under DDP they are averaged over processes. Each
-    side's losses are checked before its backward pass (a non-finite loss would otherwise reach
-    backward kernels that do not expect it), so a NaN/inf raises :class:`TrainingDiverged`
+    extra fakes); under DDP they are averaged over processes. Each clip's generator losses (and the
+    discriminator's) are checked before their backward pass (a non-finite loss would otherwise
+    reach backward kernels that do not expect it), so a NaN/inf raises :class:`TrainingDiverged`
     with the weights of the last good step untouched.
     """
+    from lstmgan.models.generator import detach_state
+
     autocast = (torch.autocast(source.device.type, dtype=amp) if amp is not None
                 else contextlib.nullcontext())
+    clips = gan.train.tbptt_clips
+    driving_clips = split_clips(driving, clips)
+    kp_clips = split_clips(kp_frames, clips) if kp_frames is not None else [None] * clips
+
+    # ---- generator: the clips in order, state carried detached, gradients summed over the clips
     opt_g = optimizers["generator"]
-    with autocast:
-        gen_losses, generated = gen_model(source, driving)
-    values = host_values({f"gen/{k}": v for k, v in gen_losses.items()}, world)
-    check_finite(values, step, last_checkpoint)
     opt_g.zero_grad(set_to_none=True)
-    sum(gen_losses.values()).backward()
+    values: dict[str, float] = {}
+    generated_clips: list[dict[str, Any]] = []
+    state = None  # the generator's recurrent state (ConvLSTM and/or keypoint GRU); None = zeros
+    for index, (clip, kp_clip) in enumerate(zip(driving_clips, kp_clips)):
+        with _no_sync_unless(gen_model, last=index == clips - 1):
+            with autocast:
+                gen_losses, generated = gen_model(source, clip, kp_clip, state)
+            clip_values = host_values({f"gen/{k}": v for k, v in gen_losses.items()}, world)
+            check_finite(clip_values, step, last_checkpoint)
+            (sum(gen_losses.values()) / clips).backward()
+        state = detach_state(generated.pop("state"))
+        for name, value in clip_values.items():
+            values[name] = values.get(name, 0.0) + value / clips
+        generated_clips.append(generated)
     if gan.train.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(_parameters(opt_g), gan.train.grad_clip)
     opt_g.step()
 
+    # ---- discriminator: every clip's real and generated frames in one batch
     opt_d = optimizers.get("discriminator")
     if opt_d is not None:
         opt_d.zero_grad(set_to_none=True)  # drops what the generator loss left on D's weights
         with autocast:
-            disc_out = disc_model(driving, generated)
+            disc_out = disc_model(stack_clips(driving_clips), stack_clips(generated_clips))
         disc_values = host_values({f"disc/{k}": v for k, v in disc_out.items()}, world)
         check_finite({k: v for k, v in disc_values.items() if "/acc_" not in k}, step, last_checkpoint)
         total = sum(v for k, v in disc_out.items() if not k.startswith("acc_"))
@@ -233,7 +290,8 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
     if image_size != params.data.size:
         raise UserError(f"{store.root}: frames are {image_size} px but data.size is {params.data.size}; "
                         f"set data.size={image_size} (checkpoints record it to rebuild the networks)")
-    train_set = ClipDataset(store, "train", gan.train.clip_len, seed=params.seed)
+    train_set = ClipDataset(store, "train", gan.train.clip_len, seed=params.seed, degraded=gan.train.degraded_driving,
+                            clips=gan.train.tbptt_clips)
     if len(train_set) < gan.train.batch_size * world:
         raise UserError(f"{store.root}: {len(train_set)} training clips, fewer than one batch "
                         f"({gan.train.batch_size} x {world} processes); lower gan.train.batch_size")
@@ -267,7 +325,11 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                  "%d training clips, %d val samples", type(nets["generator"]).__name__, gan.temporal,
                  image_size, device.type, world, " bf16" if amp else "", gan.train.steps, gan.train.batch_size,
                  gan.train.clip_len, len(train_set), sum(len(s) for s, _ in val_batches))
-    window = StepWindow(gan.train.batch_size * gan.train.clip_len * world)
+    if is_main and gan.train.tbptt_clips > 1:
+        log.info("truncated backpropagation through time: each sample is %d consecutive clips of %d frames, "
+                 "the recurrent state carried between them (gradient cut at each clip boundary)",
+                 gan.train.tbptt_clips, gan.train.clip_len)
+    window = StepWindow(gan.train.batch_size * gan.train.clip_len * gan.train.tbptt_clips * world)
     bar = None
     summary_at: set[int] = set()  # steps that log a summary line when no one watches a bar
     if is_main and progress:
@@ -285,13 +347,14 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                                 num_workers=gan.run.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator())  # never draws from the global RNG
             tick = time.perf_counter()
-            for source, driving in loader:
+            for source, driving, *kp_frames in loader:
                 source = source.to(device, non_blocking=True)
                 driving = driving.to(device, non_blocking=True)
+                kp_frames = kp_frames[0].to(device, non_blocking=True) if kp_frames else None
                 if gan.train.channels_last and device.type == "cuda":
                     source = source.contiguous(memory_format=torch.channels_last)
                 values = train_step(gen_model, disc_model, optimizers, source, driving, gan, amp,
-                                    state.step + 1, state.last_checkpoint, world)
+                                    state.step + 1, state.last_checkpoint, world, kp_frames)
                 lr = schedulers["generator"].get_last_lr()[0]
                 for sched in schedulers.values():
                     sched.step()

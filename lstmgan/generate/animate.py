@@ -15,6 +15,9 @@ Two ways to move the source's keypoints:
 square root of their convex-hull area) are closest to the source's; the animation then runs forwards
 and backwards from it, so relative motion starts from a matching pose.
 
+An optional ``kp_filter`` (e.g. :meth:`lstmgan.generate.filters.OneEuro.keypoints`) smooths the
+driving keypoints and jacobians causally before the transfer: the non-learned temporal baseline.
+
 The ConvLSTM state of the generator runs through the video in order; frames go through the networks
 in chunks of ``batch_size`` (one call per chunk, state carried), which is equal to one call on the
 whole video and to a stream of one-frame calls.
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -113,6 +116,7 @@ class Animation:
     kp_source: Tensor  # (K, 2)
     best_frame: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    kp_rendered: Tensor | None = None  # (T, K, 2) kp_used after the generator's keypoint recurrence (temporal="kp")
     occlusion: Tensor | None = None  # (T, S, S) the generator's occlusion map at the image size
     # (1 = warped source, 0 = painted by the decoder), as blended into ``frames``
 
@@ -124,7 +128,9 @@ class Animator:
     """
 
     def __init__(self, nets: dict[str, torch.nn.Module], device: torch.device | str = "cpu",
-                 batch_size: int = 8, relative: bool = True, adapt_scale: bool = True):
+                 batch_size: int = 8, relative: bool = True, adapt_scale: bool = True,
+                 kp_filter: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None):
+        self.kp_filter = kp_filter  # causal filter on the driving keypoints (lstmgan.generate.filters)
         self.kp_detector = nets["kp_detector"]
         self.generator = nets["generator"]
         self.device = torch.device(device)
@@ -152,22 +158,31 @@ class Animator:
                               ) -> tuple[Tensor, Tensor | None]:
         """:meth:`render` plus the occlusion map (T, S, S) upsampled to the image size exactly as the
         generator blends it (bilinear, align_corners False); None if the generator gives none."""
+        return self._render(source, kp_source, kp_driving)[:2]
+
+    def _render(self, source: Tensor, kp_source: dict[str, Tensor], kp_driving: dict[str, Tensor]
+                ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """(frames, occlusion, keypoints rendered with): the last is the (T, K, 2) driving keypoints
+        after the generator's own keypoint recurrence (``temporal="kp"``), None without one."""
         src = source[None].to(self.device)
         kp_s = {k: v[None].to(self.device) for k, v in kp_source.items()}
         state = None
-        outputs, occlusions = [], []
+        outputs, occlusions, refined = [], [], []
         n = kp_driving["value"].shape[0]
         for i in range(0, n, self.batch_size):
             kp_d = {k: v[None, i:i + self.batch_size].to(self.device) for k, v in kp_driving.items()}
             out, state = self.generator(src, kp_s, kp_d, state=state)
             outputs.append(out["prediction"][0].float())
+            if "kp_refined" in out:  # a keypoint recurrence (temporal="kp") moved the keypoints it was given
+                refined.append(out["kp_refined"]["value"][0].float().cpu())
             if out.get("occlusion") is not None:
                 occ = out["occlusion"][0].float()  # (t, 1, h, w)
                 occ = torch.nn.functional.interpolate(occ, size=source.shape[-2:], mode="bilinear",
                                                       align_corners=False)
                 occlusions.append(occ[:, 0])
         occlusion = torch.cat(occlusions) if len(occlusions) == len(outputs) else None
-        return torch.cat(outputs), occlusion
+        rendered = torch.cat(refined) if refined and len(refined) == len(outputs) else None
+        return torch.cat(outputs), occlusion, rendered
 
     @torch.inference_mode()
     def animate(self, source: Tensor, driving: Tensor, find_best: bool = False,
@@ -179,20 +194,23 @@ class Animator:
             raise ValueError(f"driving must be (T, 3, S, S) with T >= 1, got {tuple(driving.shape)}")
         kp_src = self.keypoints(source[None])
         kp_src = {k: v[0] for k, v in kp_src.items()}
-        kp_drv = self.keypoints(driving)
+        kp_raw = kp_drv = self.keypoints(driving)
+        if self.kp_filter is not None:
+            kp_drv = self.kp_filter(kp_raw)
         best = find_best_frame(kp_src["value"].cpu().numpy(), kp_drv["value"].cpu().numpy()) if find_best else 0
         initial = {k: v[best] for k, v in kp_drv.items()}
         kp_used = transfer_keypoints(kp_src, kp_drv, initial, relative=relative, adapt_scale=adapt_scale)
-        forward, occ = self.render_with_occlusion(source, kp_src, {k: v[best:] for k, v in kp_used.items()})
+        forward, occ, rendered = self._render(source, kp_src, {k: v[best:] for k, v in kp_used.items()})
         if best > 0:  # backwards from the best frame, then put in time order
             back_kp = {k: v[:best + 1].flip(0) for k, v in kp_used.items()}
-            backward, occ_back = self.render_with_occlusion(source, kp_src, back_kp)
+            backward, occ_back, rendered_back = self._render(source, kp_src, back_kp)
             frames = torch.cat([backward[1:].flip(0), forward])
             occ = None if occ is None or occ_back is None else torch.cat([occ_back[1:].flip(0), occ])
+            rendered = None if rendered is None or rendered_back is None else torch.cat([rendered_back[1:].flip(0), rendered])
         else:
             frames = forward
-        return Animation(frames=frames, kp_driving=kp_drv["value"].cpu(), kp_used=kp_used["value"].cpu(),
-                         kp_source=kp_src["value"].cpu(), best_frame=best,
+        return Animation(frames=frames, kp_driving=kp_raw["value"].cpu(), kp_used=kp_used["value"].cpu(),
+                         kp_source=kp_src["value"].cpu(), best_frame=best, kp_rendered=rendered,
                          occlusion=None if occ is None else occ.cpu(),
                          info={"relative": relative, "adapt_scale": adapt_scale,
                                "scale": movement_scale(kp_src["value"], initial["value"]) if relative and adapt_scale else 1.0})

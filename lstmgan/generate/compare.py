@@ -72,8 +72,9 @@ def method_interval(df, method: str, metric: str, n_boot: int = 2000, boot_seed:
     return bootstrap_seeds_videos(table, n_boot=n_boot, seed=boot_seed)
 
 
-def _pair_tables(df, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned (seeds, units) tables of ``a`` and ``b``: common units; seeds paired by position."""
+def pair_tables(df, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned (seeds, units) tables of ``a`` and ``b``: common units; seeds paired by position (what
+    :func:`compare` bootstraps, and what a study's power estimate reads its variance components from)."""
     ra, rb = df[df["method"] == a], df[df["method"] == b]
     units = sorted(set(ra["unit"].astype(str)) & set(rb["unit"].astype(str)))
     if "seed" in df.columns:
@@ -93,7 +94,7 @@ def _pair_tables(df, a: str, b: str, metric: str) -> tuple[np.ndarray, np.ndarra
 
 def compare(df, a: str, b: str, metric: str, n_boot: int = 2000, boot_seed: int = 0) -> Comparison:
     """Paired difference ``a - b`` of ``metric`` with its interval, verdict and sentence."""
-    ta, tb = _pair_tables(df, a, b, metric)
+    ta, tb = pair_tables(df, a, b, metric)
     if ta.size == 0:
         diff = Interval(float("nan"), float("nan"), float("nan"), 0.95, 0)
     else:
@@ -185,6 +186,22 @@ def summary_sentence(comps, a: str = "lstm", b: str = "none") -> str:
             f"{', '.join(groups['not resolved']) or 'no metric'}.")
 
 
+def wide_table(means):
+    """One row per method (index ``method``, in the means' order): ``<metric>``, ``<metric>_low``,
+    ``<metric>_high`` for every metric of the long means table."""
+    import pandas as pd
+
+    wide = means.pivot(index="method", columns="metric", values=["mean", "low", "high"])
+    cols = {}
+    for m in dict.fromkeys(means["metric"]):
+        cols[m] = wide[("mean", m)]
+        cols[f"{m}_low"] = wide[("low", m)]
+        cols[f"{m}_high"] = wide[("high", m)]
+    table = pd.DataFrame(cols).reindex(list(dict.fromkeys(means["method"])))
+    table.index.name = "method"
+    return table
+
+
 def write_ablation(means, comps, path_stem: str | Path, note: str = "", over: str = "test videos"
                    ) -> tuple[Path, Path, Path]:
     """``<stem>.md`` (both tables and ``note``), ``<stem>.csv`` (method rows: ``<metric>``,
@@ -192,18 +209,7 @@ def write_ablation(means, comps, path_stem: str | Path, note: str = "", over: st
     from lstmgan.utils.io import atomic_write_text
 
     stem = Path(path_stem)
-    wide = means.pivot(index="method", columns="metric", values=["mean", "low", "high"])
-    metrics = list(dict.fromkeys(means["metric"]))
-    order = list(dict.fromkeys(means["method"]))
-    cols = {}
-    for m in metrics:
-        cols[m] = wide[("mean", m)]
-        cols[f"{m}_low"] = wide[("low", m)]
-        cols[f"{m}_high"] = wide[("high", m)]
-    import pandas as pd
-
-    table = pd.DataFrame(cols).reindex(order)
-    table.index.name = "method"
+    table = wide_table(means)
     csv_path = atomic_write_text(stem.with_suffix(".csv"), table.to_csv(float_format="%.6g"))
     comp_path = atomic_write_text(stem.parent / f"{stem.name}_comparisons.csv",
                                   comps.to_csv(index=False, float_format="%.6g"))

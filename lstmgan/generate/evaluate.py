@@ -20,6 +20,9 @@ of every generated frame is known. Per video and in total:
 * ``flicker_dec``, ``warp_error_dec``, ``tof_dec``: the same over the regions the decoder fills
   (weight ``1 - occlusion`` from the generator), and ``sharpness_dec``, the gradient energy of the
   generated over the real frames there (1 = as sharp as real). NaN for the baselines (no decoder).
+* ``kp_jitter``: high-frequency energy of the keypoints the generator was driven with over that of
+  the ground-truth landmarks (:func:`lstmgan.generate.temporal.keypoint_jitter`; NaN for the
+  baselines and without ground truth).
 
 **Cross-identity** animation (source of identity A, driving video of identity B, relative motion):
 there is no ground truth, so we measure ``identity_aed`` (embeddings of the generated frames vs the
@@ -33,7 +36,9 @@ difference with its interval; the verdict comes from the interval alone.
 
 **Face parts** (:mod:`lstmgan.generate.parts`, ``parts`` in the metrics JSON): how much of the
 output the decoder paints, inside the open mouth and the closed eye in particular, whether the
-generated mouth opens with the driver's (correlation) and how many of its blinks appear.
+generated mouth opens with the driver's (correlation) and how many of its blinks appear; and
+(``parts.<method>.keypoints``) how much of the driver's mouth opening and eye aperture its driving
+keypoints carry (:func:`lstmgan.generate.parts.carried_r2`).
 
 **Baselines** in the same table: ``copy-source`` (every output is the source frame: no motion at
 all) and, for cross-identity, ``driving-video`` (the driving video itself: perfect motion, wrong
@@ -42,7 +47,7 @@ identity).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -52,7 +57,7 @@ log = logging.getLogger(__name__)
 
 from lstmgan.generate.temporal import REGION_METRICS  # noqa: E402
 
-RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error", "tof") + REGION_METRICS
+RECON_METRICS = ("l1", "psnr", "ssim", "akd", "aed", "flicker", "warp_error", "tof") + REGION_METRICS + ("kp_jitter",)
 CROSS_METRICS = ("identity_aed", "driver_aed", "motion_error")
 
 
@@ -277,13 +282,17 @@ class MethodResult:
     recon: list[dict[str, Any]]
     cross: list[dict[str, Any]]
     examples: dict[str, Any]
+    carried: dict[str, float] = field(default_factory=dict)  # parts.carried_r2 of the driving keypoints
 
 
 def evaluate_method(method: str, store, evalnets, params, animator=None,
-                    cache: ReferenceCache | None = None) -> MethodResult:
+                    cache: ReferenceCache | None = None, drive: str = "clean") -> MethodResult:
     """Reconstruction + cross-identity metrics for a checkpoint's ``animator`` or a baseline.
 
     ``method`` ``copy-source`` / ``driving-video`` are the baselines (``animator`` unused).
+    ``drive="degraded"`` drives reconstruction with the store's degraded copy of each video (sensor
+    noise, shake, flicker, blur: ``data.degrade``) from its clean first frame, and scores against the
+    clean frames; cross-identity is then skipped (it has no ground truth to score the noise against).
     """
     from lstmgan.utils.tensors import to_tensor, to_uint8
 
@@ -294,15 +303,19 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     recon, cross = [], []
     examples: dict[str, Any] = {"recon": [], "cross": []}
     records = _eval_videos(store, g.eval_split, g.eval_videos)
-    for r in tqdm(records, desc=f"reconstruct [{method}]", leave=False, mininterval=5):
+    if drive not in ("clean", "degraded"):
+        raise ValueError(f"drive must be 'clean' or 'degraded', got {drive!r}")
+    features, mouths, eyes = [], [], []  # per video, relative to its first frame: what the keypoints carry
+    for r in tqdm(records, desc=f"reconstruct [{method}, {drive}]", leave=False, mininterval=5):
         gt = _frames(store, r.video_id, g.eval_max_frames)
+        drv = gt if drive == "clean" else np.asarray(store.degraded(r.video_id))[:len(gt)]
         occlusion = None
         if method == "copy-source":
             pred = np.broadcast_to(gt[:1], gt.shape).copy()
         elif method == "driving-video":
-            pred = gt.copy()
+            pred = drv.copy()
         else:
-            result = animator.animate(to_tensor(gt[0]), to_tensor(gt), relative=True, adapt_scale=False)
+            result = animator.animate(to_tensor(gt[0]), to_tensor(drv), relative=True, adapt_scale=False)
             pred = to_uint8(result.frames)
             occlusion = None if result.occlusion is None else result.occlusion.numpy()
             if len(examples["recon"]) < 4:
@@ -310,9 +323,30 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
                                           "kp_driving": result.kp_driving.numpy(),
                                           "kp_used": result.kp_used.numpy()})
         row = {"method": method, "video_id": r.video_id, "identity": r.identity, "frames": len(gt)}
+        landmarks_gt = _landmarks(store, r.video_id, len(gt))
         row.update(reconstruction_metrics(pred, gt, evalnets, g.warp_threshold, cache, r.video_id, occlusion,
-                                          _landmarks(store, r.video_id, len(gt))))
+                                          landmarks_gt))
+        row["kp_jitter"] = float("nan")
+        if method not in ("copy-source", "driving-video") and landmarks_gt is not None:
+            from lstmgan.generate.temporal import keypoint_jitter
+
+            # keypoints in [-1, 1] over the frame: half the frame size in pixels per unit
+            rendered = result.kp_used if result.kp_rendered is None else result.kp_rendered
+            row["kp_jitter"] = keypoint_jitter(rendered.numpy() * gt.shape[2] / 2, landmarks_gt)
+            from lstmgan.generate.parts import eye_aperture, mouth_opening
+
+            kp = rendered.numpy().reshape(len(rendered), -1)
+            features.append(kp - kp[:1])
+            mouths.append(mouth_opening(landmarks_gt) - mouth_opening(landmarks_gt)[:1])
+            eyes.append(eye_aperture(landmarks_gt) - eye_aperture(landmarks_gt)[:1])
         recon.append(row)
+    carried = {}
+    if features:
+        from lstmgan.generate.parts import carried_r2
+
+        carried = {"mouth_r2": carried_r2(features, mouths), "eye_r2": carried_r2(features, eyes)}
+    if drive == "degraded":
+        return MethodResult(method, recon, cross, examples, carried)
     pairs = cross_identity_pairs(store, g.eval_split, g.cross_pairs, params.seed)
     for pair_index, (src, drv) in enumerate(tqdm(pairs, desc=f"cross-identity [{method}]", leave=False,
                                                  mininterval=5)):
@@ -335,7 +369,7 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
         row.update(_cross_parts(pred, evalnets, None if method in ("copy-source", "driving-video") else result.occlusion,
                                 _landmarks(store, drv.video_id, len(driving)), cache, drv.video_id, driving))
         cross.append(row)
-    return MethodResult(method, recon, cross, examples)
+    return MethodResult(method, recon, cross, examples, carried)
 
 
 def cross_metrics(pred: np.ndarray, source: np.ndarray, driving: np.ndarray, evalnets,
@@ -482,19 +516,37 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     set_cpu_threads(g.threads)
     dev = resolve_device(device or g.device)
     store = store or open_store(params.data.out)
-    checkpoints = checkpoints or {m: Path(params.gan.out) / m / "latest.pt" for m in g.methods}
+    from lstmgan.generate.filters import base_method, tune_one_euro
+
+    checkpoints = checkpoints or {m: Path(params.gan.out) / base_method(m) / "latest.pt" for m in g.methods}
     check_checkpoints(checkpoints)
     evalnets = build_evalnets(store, params, dev, save_to=evalnets_save)
     results = []
     trained_steps = {}
     cache = ReferenceCache(evalnets, g.warp_threshold)
+    animators, filters = {}, {}
     for method, ckpt in checkpoints.items():
         nets, ck_params, step = load_checkpoint(ckpt, dev)
         trained_steps[method] = step
-        animator = Animator(nets, dev, batch_size=g.batch_size, relative=True, adapt_scale=g.adapt_scale)
-        results.append(evaluate_method(method, store, evalnets, params, animator, cache))
+        kp_filter = None
+        if base_method(method) != method:  # <m>+euro: the non-learned temporal baseline, tuned on val
+            euro, grid = tune_one_euro(nets, store, params, dev)
+            filters[method] = {"min_cutoff": euro.min_cutoff, "beta": euro.beta, "grid": grid}
+            log.info("%s: One-Euro filter min_cutoff %g Hz, beta %g (validation L1 %.5f)", method, euro.min_cutoff,
+                     euro.beta, min(r["val_l1"] for r in grid))
+            kp_filter = euro.keypoints
+        animators[method] = Animator(nets, dev, batch_size=g.batch_size, relative=True, adapt_scale=g.adapt_scale,
+                                     kp_filter=kp_filter)
+        results.append(evaluate_method(method, store, evalnets, params, animators[method], cache))
     for baseline in ("copy-source", "driving-video"):
         results.append(evaluate_method(baseline, store, evalnets, params, cache=cache))
+    degraded = []
+    if g.degraded and getattr(store, "has_degraded", False):
+        degraded = [evaluate_method(m, store, evalnets, params, animators.get(m), cache, drive="degraded")
+                    for m in [*animators, "copy-source", "driving-video"]]
+    elif g.degraded:
+        log.info("evaluation: %s has no degraded copy (data.degrade.enabled: false); clean driving only",
+                 store.root)
     table = ablation_table(results)
     reports = Path(g.reports)
     recon_df = pd.DataFrame([r for res in results for r in res.recon])
@@ -551,10 +603,55 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     metrics["parts"] = {res.method: {kind: {k: _round(v) for k, v in summarize_parts(rows).items()}
                                      for kind, rows in (("reconstruction", res.recon), ("cross", res.cross))}
                         for res in results}
+    for res in results:
+        if res.carried:
+            metrics["parts"][res.method]["keypoints"] = {k: _round(v) for k, v in res.carried.items()}
+    if degraded:
+        metrics["degraded"] = degraded_metrics(degraded, reports)
+    if filters:
+        metrics["kp_filters"] = filters
     atomic_write_json(g.metrics, metrics)
     log.info("evaluation: %s", note)
     return {"table": table, "results": results, "evalnets": evalnets, "metrics": metrics, "note": note,
             "means": means, "comparisons": comps}
+
+
+def degraded_metrics(results: list[MethodResult], reports: Path) -> dict[str, Any]:
+    """Reconstruction driven by the degraded videos, scored against the clean ones: each method's
+    means with 95% intervals, the paired comparisons (lstm vs none, each vs copy-source) and the
+    face-part summary; per-video rows to ``reports/per_video_degraded.csv`` and the tables to
+    ``reports/ablation_degraded.{md,csv}``."""
+    import pandas as pd
+
+    from lstmgan.utils.io import atomic_write_text
+
+    rows = pd.DataFrame([r for res in results for r in res.recon])
+    atomic_write_text(reports / "per_video_degraded.csv", rows.to_csv(index=False, float_format="%.6g"))
+    # the degraded driving video itself, scored against the clean one, is the capture's own error:
+    # kept in the means (unlike clean driving, where it is the ground truth), not in the comparisons
+    means, comps = interval_tables([res for res in results if res.method != "driving-video"])
+    from lstmgan.generate import compare as C
+
+    floor = summarize(next((res.recon for res in results if res.method == "driving-video"), []), RECON_METRICS)
+    C.write_ablation(means, comps, reports / "ablation_degraded",
+                     "Driven by the degraded copy of each test video (data.degrade), scored against its clean frames. "
+                     + (f"The degraded video itself, against the clean one: L1 {floor['l1']:.4f}, flicker "
+                        f"{floor['flicker']:.4f}, AKD {floor['akd']:.3f} px." if np.isfinite(floor["l1"]) else ""))
+    from lstmgan.generate.parts import summarize_parts
+
+    out: dict[str, Any] = {
+        "means": {m: {r.metric: {"mean": _round(r.mean), "low": _round(r.low), "high": _round(r.high)}
+                      for r in rows_.itertuples()} for m, rows_ in means.groupby("method", sort=False)},
+        "degraded_video": {k: _round(v) for k, v in floor.items()},
+        "comparisons": {f"{a} vs {b}": {r.metric: {"diff": _round(r.diff), "low": _round(r.low),
+                                                    "high": _round(r.high), "verdict": r.verdict}
+                                        for r in rows_.itertuples()}
+                        for (a, b), rows_ in comps.groupby(["a", "b"], sort=False)},
+        "parts": {res.method: {**{k: _round(v) for k, v in summarize_parts(res.recon).items()},
+                               **{f"keypoints_{k}": _round(v) for k, v in res.carried.items()}}
+                  for res in results if res.method not in ("copy-source", "driving-video")},
+    }
+    return out
 
 
 def _round(v: float) -> float | None:

@@ -21,6 +21,11 @@ does (``prediction = occ * warped source + (1 - occ) * decoder image``). From th
 
 Every measure is relative to the face's own size or its own median, so it does not depend on the
 crop size or on the landmark network's bias.
+
+What the motion carries bounds what either path can draw: :func:`carried_r2` asks how much of the
+driver's mouth opening and eye aperture the driving keypoints determine (cross-validated R^2 of a
+linear fit over the test videos); a part the keypoints do not follow is invisible to the warp and to
+the decoder alike.
 """
 from __future__ import annotations
 
@@ -184,3 +189,30 @@ def summarize_parts(rows: list[dict[str, float]]) -> dict[str, float]:
     out.update(blinks=blinks, blinks_reproduced=reproduced,
                blink_fraction=reproduced / blinks if blinks > 0 else float("nan"))
     return out
+
+
+def carried_r2(features: list[np.ndarray], targets: list[np.ndarray], folds: int = 6, ridge: float = 1e-3) -> float:
+    """How much of a part's motion the keypoints carry: cross-validated R^2 of a ridge regression.
+
+    ``features[i]`` (T_i, F) and ``targets[i]`` (T_i,) are one video's per-frame keypoint features and
+    part measure (e.g. :func:`mouth_opening`), each relative to its first frame. Videos are split into
+    ``folds`` groups (video i in fold i mod folds); each fold is predicted from a fit on the others
+    (standardised features, ridge ``ridge`` x frames). 1 = the keypoints determine the part's motion,
+    0 = no better than its mean, below 0 = worse (nothing carried, the fit only adds noise).
+    NaN with fewer than two videos or a constant target.
+    """
+    if len(features) < 2:
+        return float("nan")
+    x = np.concatenate([np.asarray(f, np.float64).reshape(len(f), -1) for f in features])
+    y = np.concatenate([np.asarray(t, np.float64) for t in targets])
+    group = np.concatenate([np.full(len(t), i % folds) for i, t in enumerate(targets)])
+    if y.std() == 0:
+        return float("nan")
+    pred = np.empty_like(y)
+    for k in np.unique(group):
+        test, train = group == k, group != k
+        mu, sd = x[train].mean(0), x[train].std(0) + 1e-8
+        a = (x[train] - mu) / sd
+        w = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ (y[train] - y[train].mean()))
+        pred[test] = ((x[test] - mu) / sd) @ w + y[train].mean()
+    return float(1.0 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))

@@ -12,6 +12,11 @@
   later frame of each pair), and :func:`sharpness_ratio`, the gradient energy of the generated over
   the real frames there (1 = as sharp as real, < 1 blurrier, > 1 noisier).
 
+* **Keypoint jitter.** :func:`keypoint_jitter` is the high-frequency energy (mean squared second
+  difference over frames) of the driving keypoint trajectories the generator was given, over the same
+  energy of the ground-truth landmarks of the driving video: about 1 when the keypoints move as
+  smoothly as the face, above 1 when the detector adds frame-to-frame jitter (noise, shake) of its own.
+
 All inputs are (T, H, W, 3) float arrays in [0, 1]; weights (T, H, W) in [0, 1].
 """
 from __future__ import annotations
@@ -138,3 +143,22 @@ def region_metrics(pred: np.ndarray, gt: np.ndarray, weight: np.ndarray | None,
             "warp_error_dec": weighted_warping_error(pred, flows, weight),
             "tof_dec": tof(pred, gt, weight, gt_flows),
             "sharpness_dec": sharpness_ratio(pred, gt, weight)}
+
+
+def trajectory_energy(points: np.ndarray) -> float:
+    """Mean squared second difference of (T, N, 2) point trajectories (px^2): their high-frequency
+    energy (a constant velocity has none). NaN for fewer than 3 frames."""
+    p = np.asarray(points, np.float64)
+    if p.shape[0] < 3:
+        return float("nan")
+    accel = p[2:] - 2 * p[1:-1] + p[:-2]
+    return float(np.mean(np.sum(accel ** 2, axis=-1)))
+
+
+def keypoint_jitter(keypoints_px: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """:func:`trajectory_energy` of (T, K, 2) keypoints over that of the (T, 68, 2) ground-truth
+    landmarks of the same frames (both in pixels); NaN when the landmarks are unknown or still."""
+    reference = trajectory_energy(landmarks_px)
+    if not np.isfinite(reference) or reference <= 0:
+        return float("nan")
+    return trajectory_energy(keypoints_px) / reference

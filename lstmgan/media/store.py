@@ -8,8 +8,13 @@ Layout (see docs/architecture.md)::
     <root>/cache/landmarks.npy             float32 (N, 68, 2) pixels, NaN where unknown
     <root>/cache/boxes.npy                 float32 (N, 4) face box x0, y0, x1, y1, NaN where unknown
     <root>/cache/extra.npz                 optional per-frame arrays (N, ...)
+    <root>/cache/degraded.npy              uint8 (N, S, S, 3) the same frames with capture realism (sensor
+                                           noise, camera shake, light flicker, motion blur); optional
+    <root>/cache/degradation.npz           its per-frame record: noise_sd (N,), shake (N, 2) px (dx, dy),
+                                           gain (N,), blur_px (N,) (lstmgan.data.degrade)
 
-Training never decodes video: the frame cache is memory-mapped and sliced per sample.
+Training never decodes video: the frame cache is memory-mapped and sliced per sample. The clean
+frames and landmarks are the ground truth; the degraded copy is what a real camera would deliver.
 """
 from __future__ import annotations
 
@@ -88,6 +93,12 @@ class FaceStore:
         self._boxes = np.load(cache / "boxes.npy", mmap_mode="r")
         extra = cache / "extra.npz"
         self._extra = dict(np.load(extra)) if extra.is_file() else {}
+        degraded, record = cache / "degraded.npy", cache / "degradation.npz"
+        self._degraded = np.load(degraded, mmap_mode="r") if degraded.is_file() and record.is_file() else None
+        self._degradation = dict(np.load(record)) if self._degraded is not None else {}
+        if self._degraded is not None and self._degraded.shape != self._frames.shape:
+            raise UserError(f"{self.root}: cache/degraded.npy has shape {self._degraded.shape}, the frames "
+                            f"{self._frames.shape}; rerun `dvc repro prepare` to rebuild the store")
 
     @property
     def size(self) -> int:
@@ -149,6 +160,34 @@ class FaceStore:
     def all_landmarks(self) -> np.ndarray:
         """(N, 68, 2) float32 landmarks of every frame, by cache row (memory-mapped; NaN where unknown)."""
         return self._landmarks
+
+    @property
+    def has_degraded(self) -> bool:
+        """Whether the store holds the degraded copy (cache/degraded.npy and cache/degradation.npz)."""
+        return self._degraded is not None
+
+    def _need_degraded(self) -> np.ndarray:
+        if self._degraded is None:
+            raise UserError(f"{self.root}: this store has no degraded frames (cache/degraded.npy); set "
+                            "data.degrade.enabled: true in params.yaml and rerun `dvc repro prepare`")
+        return self._degraded
+
+    def degraded(self, video_id: str) -> np.ndarray:
+        """(T, S, S, 3) uint8 degraded frames of one video, a memory-mapped view (the clean ones:
+        :meth:`frames`)."""
+        return self._need_degraded()[self._rows(video_id)]
+
+    def degradation(self, video_id: str) -> dict[str, np.ndarray]:
+        """The per-frame record of one video's degradation: ``noise_sd`` (T,) at mid grey,
+        ``shake`` (T, 2) px (dx, dy), ``gain`` (T,), ``blur_px`` (T,) motion-blur length."""
+        self._need_degraded()
+        rows = self._rows(video_id)
+        return {name: values[rows] for name, values in self._degradation.items()}
+
+    @property
+    def all_degraded(self) -> np.ndarray:
+        """(N, S, S, 3) uint8 degraded frames of every video, by cache row (memory-mapped)."""
+        return self._need_degraded()
 
 
 class StoreWriter:

@@ -2,7 +2,7 @@
 discriminator step with their losses, and loading trained networks from a checkpoint.
 
 - :func:`build_networks` -> {"kp_detector", "generator", "discriminator"[, "temporal_discriminator"]}
-- :class:`GeneratorFullModel` (source, driving clip) -> (weighted losses, generated)
+- :class:`GeneratorFullModel` (source, driving clip[, recurrent state]) -> (weighted losses, generated)
 - :class:`DiscriminatorFullModel` (driving clip, generated) -> discriminator losses + accuracies
 - :func:`load_networks` checkpoint -> (networks in eval mode, Params)
 """
@@ -50,7 +50,8 @@ def build_networks(gan: GanParams, image_size: int) -> dict[str, nn.Module]:
                           max_features=gan.model.max_features, num_down_blocks=gan.model.num_down_blocks,
                           num_bottleneck_blocks=gan.model.num_bottleneck_blocks, temporal=gan.temporal,
                           lstm_hidden=gan.model.lstm_hidden, lstm_kernel=gan.model.lstm_kernel,
-                          dense_motion=dense_motion, head_kernel=gan.model.head_kernel)
+                          dense_motion=dense_motion, head_kernel=gan.model.head_kernel,
+                          kp_hidden=gan.model.kp_hidden, kp_jacobian=gan.model.estimate_jacobian)
     discriminator = MultiScaleDiscriminator(scales=gan.model.disc_scales, num_kp=gan.model.num_kp,
                                             use_kp=gan.model.disc_use_kp, kp_variance=gan.model.kp_variance,
                                             block_expansion=gan.model.disc_block_expansion,
@@ -95,14 +96,22 @@ class GeneratorFullModel(nn.Module):
         self.image_size = image_size
         self.perceptual = load_perceptual_if_used(gan)
 
-    def forward(self, source: Tensor, driving: Tensor) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    def forward(self, source: Tensor, driving: Tensor, kp_input: Tensor | None = None,
+                state: dict[str, Any] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """``kp_input`` (B,T,3,S,S): the frames the keypoint detector reads for ``driving`` (a
+        degraded copy; default the clean frames); every loss compares with the clean ``driving``.
+
+        ``state``: the generator's recurrent state at the clip's first frame (None: zeros), e.g. the
+        previous clip's, detached, when training carries it across consecutive clips; the state
+        after the clip's last frame is returned in ``generated["state"]`` (not detached)."""
         gan = self.gan
         b, t = driving.shape[:2]
         frames = driving.flatten(0, 1)
+        kp_frames_in = frames if kp_input is None else kp_input.flatten(0, 1)
         kp_source = self.kp_detector(source)
-        kp_frames = self.kp_detector(frames)
+        kp_frames = self.kp_detector(kp_frames_in)
         kp_driving = _per_clip(kp_frames, b, t)
-        out, _ = self.generator(source, kp_source, kp_driving)
+        out, new_state = self.generator(source, kp_source, kp_driving, state)
         prediction = out["prediction"]
         pred_frames = prediction.flatten(0, 1)
         frames32 = frames.float()
@@ -111,12 +120,15 @@ class GeneratorFullModel(nn.Module):
         if gan.loss.reconstruction:
             losses["reconstruction"] = gan.loss.reconstruction * L.pyramid_l1(pred_frames, frames32,
                                                                               gan.loss.pyramid_scales)
+        if gan.loss.decoded_reconstruction:
+            losses["decoded_reconstruction"] = gan.loss.decoded_reconstruction * L.pyramid_l1(
+                out["decoded"].flatten(0, 1).float(), frames32, gan.loss.pyramid_scales)
         if self.perceptual is not None and gan.loss.perceptual:
             losses["perceptual"] = gan.loss.perceptual * self.perceptual(pred_frames, frames32, gan.loss.pyramid_scales)
         if gan.loss.equivariance_value or gan.loss.equivariance_jacobian:
             transform = L.RandomTransform(frames.shape[0], gan.loss.transform_sigma_affine, gan.loss.transform_sigma_tps,
                                           gan.loss.transform_points_tps, device=frames.device)
-            kp_transformed = self.kp_detector(transform.transform_frame(frames))
+            kp_transformed = self.kp_detector(transform.transform_frame(kp_frames_in))
             value, jacobian = L.equivariance_losses(kp_frames, kp_transformed, transform)
             if gan.loss.equivariance_value:
                 losses["equivariance_value"] = gan.loss.equivariance_value * value
@@ -148,6 +160,7 @@ class GeneratorFullModel(nn.Module):
         generated = dict(out)
         generated["kp_source"] = kp_source
         generated["kp_driving"] = kp_driving
+        generated["state"] = new_state
         return losses, generated
 
 

@@ -15,7 +15,14 @@ jitter; real motion is smooth: with memory, the recurrence can act as a learned 
 the motion field, which a frame-by-frame model cannot. Zero initialisation makes the lstm model
 start as the first-order-motion baseline (``temporal="none"``), so training learns what memory adds.
 
-Everything except the ConvLSTM runs batched over B*T frames.
+With ``temporal="kp"`` the recurrence runs over the keypoint trajectories instead
+(:class:`lstmgan.models.kp_recurrence.KPRecurrence`): a small GRU refines the driving keypoints and
+jacobians before the dense motion network, also zero-initialised (``kp`` starts as ``none``). It
+refines the driving keypoints only (at generation: the transferred, relative-motion ones); the
+source keypoints are used as detected.
+
+Everything except the recurrences runs batched over B*T frames. The recurrent state is one dict,
+``{"lstm": (h, c)}`` and/or ``{"kp": (hidden, previous)}``, carried between calls by the caller.
 """
 from __future__ import annotations
 
@@ -28,6 +35,9 @@ from torch import Tensor, nn
 from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, make_grid, warp
 from lstmgan.models.convlstm import ConvLSTM
 from lstmgan.models.dense_motion import DenseMotion
+from lstmgan.models.kp_recurrence import KPRecurrence
+
+TEMPORAL_VARIANTS = ("lstm", "none", "kp")  # ConvLSTM at the bottleneck | frame by frame | GRU on keypoints
 
 
 def _flatten_kp(kp: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -48,12 +58,15 @@ class Generator(nn.Module):
     """(source (B,3,S,S), kp_source (B,K,..), kp_driving (B,T,K,..), state) -> (out, state).
 
     out: "prediction" (B,T,3,S,S), "deformed" (B,T,3,S,S), "occlusion" (B,T,1,h,w),
-    "deformation" (B,T,h,w,2), "mask" (B,T,K+1,h,w). ``state`` = {"lstm": (h, c)} or None.
+    "deformation" (B,T,h,w,2), "mask" (B,T,K+1,h,w), "decoded" (B,T,3,S,S), and with
+    ``temporal="kp"`` "kp_refined" (the driving keypoints the frames were rendered with).
+    ``state`` = {"lstm": (h, c)} (lstm), {"kp": (hidden, previous)} (kp), {} (none), or None at the start.
     """
 
     def __init__(self, num_kp: int, block_expansion: int, max_features: int, num_down_blocks: int,
                  num_bottleneck_blocks: int, temporal: str, lstm_hidden: int, lstm_kernel: int,
-                 dense_motion: dict[str, Any], num_channels: int = 3, head_kernel: int = 7):
+                 dense_motion: dict[str, Any], num_channels: int = 3, head_kernel: int = 7,
+                 kp_hidden: int = 64, kp_jacobian: bool = True):
         super().__init__()
         self.temporal = temporal
         self.dense_motion = DenseMotion(num_kp=num_kp, num_channels=num_channels, **dense_motion)
@@ -69,11 +82,14 @@ class Generator(nn.Module):
             for layer in (self.lstm_out, self.lstm_motion):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
-        elif temporal != "none":
-            raise ValueError(f"temporal must be 'lstm' or 'none', got {temporal!r}")
+        elif temporal not in TEMPORAL_VARIANTS:
+            raise ValueError(f"temporal must be one of {', '.join(TEMPORAL_VARIANTS)}, got {temporal!r}")
         self.bottleneck = nn.Sequential(*(ResBlock(bottleneck) for _ in range(num_bottleneck_blocks)))
         self.up = nn.Sequential(*(UpBlock(widths[i + 1], widths[i]) for i in reversed(range(num_down_blocks))))
         self.final = nn.Conv2d(block_expansion, num_channels, head_kernel, padding=head_kernel // 2)
+        # built last, so every other network draws the same initial weights as in ``none``
+        self.kp_recurrence = (KPRecurrence(num_kp, kp_hidden, refine_jacobian=kp_jacobian)
+                              if temporal == "kp" else None)
 
     def encode(self, source: Tensor) -> Tensor:
         """Source features at the bottleneck resolution (B,C,S/2^d,S/2^d)."""
@@ -81,6 +97,9 @@ class Generator(nn.Module):
 
     def forward(self, source: Tensor, kp_source: dict[str, Tensor], kp_driving: dict[str, Tensor],
                 state: dict[str, Any] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        new_state: dict[str, Any] = {}
+        if self.kp_recurrence is not None:
+            kp_driving, new_state["kp"] = self.kp_recurrence(kp_driving, None if state is None else state.get("kp"))
         b, t = kp_driving["value"].shape[:2]
         size = source.shape[2:]
         source_bt = source.repeat_interleave(t, dim=0)
@@ -94,7 +113,6 @@ class Generator(nn.Module):
             occlusion, size=(fh, fw), mode="bilinear", align_corners=False)
         features = features * occ_small.to(features.dtype)
 
-        new_state: dict[str, Any] = {}
         if self.lstm is not None:
             deformation, occlusion, features, new_state["lstm"] = self._recur(
                 features, deformation, occlusion, b, t, None if state is None else state.get("lstm"))
@@ -110,6 +128,8 @@ class Generator(nn.Module):
         out = {"prediction": per_clip(prediction), "deformed": per_clip(deformed),
                "occlusion": per_clip(occlusion), "deformation": per_clip(deformation),
                "mask": per_clip(motion["mask"]), "decoded": per_clip(image)}
+        if self.kp_recurrence is not None:
+            out["kp_refined"] = kp_driving
         return out, new_state
 
     def _recur(self, features: Tensor, deformation: Tensor, occlusion: Tensor, b: int, t: int,
@@ -136,3 +156,15 @@ class Generator(nn.Module):
         deformation = deformation + residual[:, :2].permute(0, 2, 3, 1).to(deformation.dtype)
         occlusion = torch.sigmoid(logit + residual[:, 2:])
         return deformation, occlusion, features, lstm_state
+
+
+def detach_state(state: Any) -> Any:
+    """``state`` (nested dicts / tuples of tensors, or None) with every tensor detached: carried into
+    the next clip as its initial state, it lets no gradient flow back across the clip boundary."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, dict):
+        return {name: detach_state(value) for name, value in state.items()}
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(value) for value in state)
+    return state

@@ -225,10 +225,48 @@ def discuss_parts(data: ReportData) -> list[str]:
                      f"{f(p.get('mouth_dec_open'), True)} of the mouth region when the driver's mouth is open "
                      f"({f(p.get('mouth_dec_closed'), True)} when closed) and {f(p.get('eye_dec_blink'), True)} of "
                      f"the eyes during blinks ({f(p.get('eye_dec_open'), True)} when open); ") if kind == "reconstruction" else ""
+            carried = (parts.get(method) or {}).get("keypoints") or {}
+            if kind == "reconstruction" and carried:
+                share += (f"its driving keypoints carry R^2 {f(carried.get('mouth_r2'))} of the driver's mouth opening "
+                          f"and {f(carried.get('eye_r2'))} of its eye aperture (cross-validated linear fit over the "
+                          "test videos; 1 = determined, 0 or below = nothing); ")
             out.append(f"{method}, {what}: {share}mouth-opening correlation with the driver {f(p.get('mouth_corr'))} "
                        f"(the driving video itself, through the same landmark network: {f(ceiling.get('mouth_corr'))}); "
                        f"blinks reproduced {f(p.get('blink_fraction'), True)} of {int(num(p.get('blinks')) or 0)} "
                        f"(driving video {f(ceiling.get('blink_fraction'), True)}).")
+    return out
+
+
+def discuss_degraded(data: ReportData) -> list[str]:
+    """Reconstruction driven by the degraded copy (``data.degrade``), scored against the clean
+    frames (generate metrics ``degraded``): what the capture costs each method, and lstm vs none
+    there, each verdict from its paired interval over the test videos."""
+    deg = data.generation.get("degraded") or {}
+    means = deg.get("means") or {}
+    if not means:
+        return []
+    clean = data.generation
+    out = []
+    floor = deg.get("degraded_video") or {}
+    if math.isfinite(num(floor.get("l1"))):
+        out.append(f"The degraded driving video itself is L1 {num(floor.get('l1')):.4f} and flicker "
+                   f"{num(floor.get('flicker')):.4f} away from the clean one (the capture's own error).")
+    for method in [*data.params.generate.methods, "copy-source"]:
+        m = means.get(method) or {}
+        ivs = {k: interval_from(m.get(k)) for k in ("l1", "akd", "flicker")}
+        if not any(ivs.values()):
+            continue
+        out.append(f"{method}, degraded driving: L1 {iv_text(ivs['l1'])} (clean {num((clean.get(method) or {}).get('l1')):.4f}), "
+                   f"AKD {iv_text(ivs['akd'])} px (clean {num((clean.get(method) or {}).get('akd')):.3g}), "
+                   f"flicker {iv_text(ivs['flicker'])} (clean {num((clean.get(method) or {}).get('flicker')):.4f}).")
+    comp = (deg.get("comparisons") or {}).get("lstm vs none") or {}
+    diffs = {metric: iv for metric, d in comp.items()
+             if (iv := interval_from({"difference": d.get("diff"), "low": d.get("low"), "high": d.get("high")}))}
+    if diffs:
+        groups = by_verdict(diffs)
+        out.append(f"lstm vs none on degraded driving, paired over the test videos: better on {listed(groups['better'])}; "
+                   f"worse on {listed(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}"
+                   + "".join(f"; {k} {iv_text(diffs[k], signed=True)}" for k in TEMPORAL_METRICS if k in diffs) + ".")
     return out
 
 

@@ -274,6 +274,11 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
     if table:
         s.append("\nPaired differences on the same test videos:\n\n" + table)
     s.append("\n" + _bullets(D.discuss_ablation(data) + D.discuss_parts(data)))
+    degraded = D.discuss_degraded(data)
+    if degraded:
+        s.append("\n### Driving with a degraded video\n\nThe same test videos drive the models through their "
+                 "degraded copy (sensor noise, camera shake, light flicker, motion blur: `data.degrade`, "
+                 "docs/data.md); every score is against the clean frames.\n\n" + _bullets(degraded))
     if data.evalnets:
         e = data.evalnets
         s.append(f"AKD is measured by {e.get('landmark_source')} (test error "

@@ -441,3 +441,23 @@ def test_detection_study_stages_ask_for_what_they_are_named():
             assert args[args.index("--out") + 1] == f"studies/detect/results/{model}-base-{group}"
         outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage["do"]["outs"]]
         assert ("studies/detect/results/${item}-base-scratch/predictions_cross.csv" in outs) == cross
+
+
+def test_power_counts_beyond_int64_print_as_a_bound():
+    from lstmgan.generate.study import _n_text
+
+    assert _n_text(10 ** 30) == "> 10^6" and _n_text(12) == "12"
+    assert _n_text(None) == "n/a" and _n_text(float("nan")) == "n/a"
+
+
+def test_a_measure_of_both_tables_is_kept_apart_as_cross(tmp_path) -> None:
+    params = write_study(tmp_path)
+    for folder in (tmp_path / "cells").iterdir():  # the face-part measures sit in both files
+        for name, value in (("per_video.csv", 0.8), ("cross_identity.csv", 0.2)):
+            df = pd.read_csv(folder / name)
+            df["mouth_corr"] = value
+            df.to_csv(folder / name, index=False)
+    means = S.aggregate(params)["means"]
+    good = means[means.method == "good"].set_index("metric")["mean"]
+    assert good["mouth_corr"] == pytest.approx(0.8) and good["cross_mouth_corr"] == pytest.approx(0.2)
+    assert not means.duplicated(["method", "metric"]).any()

@@ -294,10 +294,15 @@ def study_tables(recon: Any, cross: Any, methods: list[str], comparisons: list[t
     from lstmgan.generate import compare as C
 
     means, comps = [], []
+    seen: set[str] = set()
     for df in (recon, cross):
         if len(df):
             present = [m for m in methods if m in set(df["method"])]
             metrics = metric_columns(df)
+            # a measure of both tables (the face-part measures) is another quantity cross-identity
+            clash = {m: f"cross_{m}" for m in metrics if m in seen}
+            df, metrics = df.rename(columns=clash), [clash.get(m, m) for m in metrics]
+            seen |= set(metrics)
             means.append(C.means_table(df, metrics, present, n_boot, boot_seed))
             table = C.comparisons_table(df, comparisons, [m for m in metrics if m != "driver_aed"], n_boot, boot_seed)
             comps.append(comparison_power(df, table))
@@ -315,9 +320,9 @@ def study_tables(recon: Any, cross: Any, methods: list[str], comparisons: list[t
 
 def _n_text(n: float | None) -> str:
     """A count of the power table (None / NaN: not defined; a million or more: one bound)."""
-    if n is None or not np.isfinite(n):
+    if n is None or (isinstance(n, float) and not math.isfinite(n)):
         return "n/a"
-    return f"{int(n)}" if n < 10 ** 6 else "> 10^6"
+    return f"{int(n)}" if n < 10 ** 6 else "> 10^6"  # Python ints of any size (n may exceed int64)
 
 
 def power_markdown(comps: Any, metrics: Sequence[str], n_seeds: int, n_videos: int) -> str:

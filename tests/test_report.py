@@ -630,3 +630,28 @@ def test_degraded_driving_sentences_read_the_generate_metrics(tmp_path, monkeypa
     assert lines[1].startswith("lstm, degraded driving: L1 0.0300 [0.0250, 0.0350] (clean ")
     assert lines[-1] == ("lstm vs none on degraded driving, paired over the test videos: better on flicker; "
                                 "worse on no metric; not resolved on l1; flicker -0.00200 [-0.00300, -0.00100].")
+
+
+def test_the_study_answers_cover_degraded_driving_and_the_filter(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+
+    def diff(d, lo, hi):
+        return {"diff": d, "low": lo, "high": hi}
+
+    data.study = {"seeds": [0, 1, 2], "videos": 24, "steps": 400,
+                  "comparisons": {"lstm vs none": {"flicker": diff(0.0, -0.001, 0.001)},
+                                  "kp vs none": {"flicker": diff(-0.002, -0.003, -0.001)},
+                                  "lstm vs none+euro": {"flicker": diff(0.001, 0.0005, 0.002)}},
+                  "degraded_comparisons": {"lstm vs none": {"flicker": diff(-0.004, -0.006, -0.002),
+                                                            "kp_jitter": diff(-1.0, -2.0, -0.5)},
+                                           "lstm vs none+euro": {"flicker": diff(0.0, -0.001, 0.001)}}}
+    lines = D.study_answers(data)
+    assert lines[0] == ("**On degraded driving** (the noisy, shaken, flickering copy; scored against the clean frames): "
+                        "lstm is more coherent than none on flicker, kp_jitter.")
+    assert lines[1].startswith("**Other placements and a plain filter** (two-level bootstrap over 3 training seeds")
+    assert "clean driving: kp is more coherent than none on flicker" in lines[1] and "none+euro" not in lines[1]
+    assert lines[2].startswith("**Does a learned recurrence beat a plain filter?**")
+    assert ("clean driving: lstm is less coherent than none+euro on flicker; degraded driving: lstm vs none+euro "
+            "not resolved (flicker +0.00 [-0.00100, +0.00100])") in lines[2]
+    data.study = {}
+    assert D.study_answers(data) == []

@@ -280,9 +280,11 @@ def study_basis(data: ReportData) -> str:
 
 
 def study_intervals(data: ReportData, a: str = "lstm", b: str = "none",
-                    metrics: Sequence[str] | None = None) -> dict[str, Interval]:
-    """The study's paired differences ``a - b`` per metric (empty without a study or that comparison)."""
-    comp = (data.study.get("comparisons") or {}).get(f"{a} vs {b}") or {}
+                    metrics: Sequence[str] | None = None, drive: str = "clean") -> dict[str, Interval]:
+    """The study's paired differences ``a - b`` per metric (empty without a study or that comparison);
+    ``drive="degraded"`` reads the comparisons on degraded driving (``degraded_comparisons``)."""
+    key = "comparisons" if drive == "clean" else "degraded_comparisons"
+    comp = (data.study.get(key) or {}).get(f"{a} vs {b}") or {}
     out = {}
     for metric, d in comp.items():
         if metrics is not None and metric not in metrics:
@@ -337,6 +339,48 @@ def motion_sentence(data: ReportData) -> str:
     return text + ".\n"
 
 
+def coherence_sentence(diffs: dict[str, Interval], temporal: Sequence[str], a: str, b: str) -> str:
+    """``a`` against ``b`` on the temporal metrics, in words, from the intervals by the one rule."""
+    groups = by_verdict({m: diffs[m] for m in temporal if m in diffs})
+    if groups["better"] and not groups["worse"]:
+        return f"{a} is more coherent than {b} on {listed(groups['better'])}"
+    if groups["worse"] and not groups["better"]:
+        return f"{a} is less coherent than {b} on {listed(groups['worse'])}"
+    if groups["better"]:
+        return f"{a} is better than {b} on {listed(groups['better'])} and worse on {listed(groups['worse'])}"
+    return (f"{a} vs {b} not resolved (" + ", ".join(f"{m} {iv_text(diffs[m], signed=True)}" for m in temporal
+                                                    if m in diffs) + ")")
+
+
+STUDY_PAIRS = (("kp", "none"), ("none+euro", "none"))  # the other placements and the plain filter, vs frame by frame
+FILTER_PAIRS = (("lstm", "none+euro"), ("kp", "none+euro"))  # does a learned recurrence beat the filter?
+
+
+def study_answers(data: ReportData) -> list[str]:
+    """The multi-seed study's further answers: lstm vs none on degraded driving, the keypoint
+    recurrence and the filter vs frame by frame, and whether a learned recurrence beats the filter,
+    on clean and degraded driving (only the comparisons the study has)."""
+    if not data.study:
+        return []
+    temporal = [*STUDY_TEMPORAL_METRICS, "kp_jitter"]
+    out = []
+    degraded = study_intervals(data, "lstm", "none", drive="degraded")
+    if degraded:
+        out.append("**On degraded driving** (the noisy, shaken, flickering copy; scored against the clean frames): "
+                   + coherence_sentence(degraded, temporal, "lstm", "none") + ".")
+    for pairs, title in ((STUDY_PAIRS, "**Other placements and a plain filter**"),
+                         (FILTER_PAIRS, "**Does a learned recurrence beat a plain filter?**")):
+        parts = []
+        for a, b in pairs:
+            for drive in ("clean", "degraded"):
+                diffs = study_intervals(data, a, b, drive=drive)
+                if diffs:
+                    parts.append(f"{drive} driving: {coherence_sentence(diffs, temporal, a, b)}")
+        if parts:
+            out.append(f"{title} ({study_basis(data)}): " + "; ".join(parts) + ".")
+    return out
+
+
 def answers(data: ReportData) -> list[str]:
     """The report's first lines: does recurrence help, which detector wins, what compression does;
     each sentence derived from the intervals by the one rule."""
@@ -364,6 +408,7 @@ def answers(data: ReportData) -> list[str]:
     else:
         out.append("**Does recurrence make the animation more coherent?** Not available in this run: "
                    + not_available("generate") + ".")
+    out.extend(study_answers(data))
     rows = [r for r in data.detectors if math.isfinite(r["frame_auc"])]
     if rows:
         best = max(rows, key=lambda r: r["frame_auc"])

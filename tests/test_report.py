@@ -655,3 +655,18 @@ def test_the_study_answers_cover_degraded_driving_and_the_filter(tmp_path, monke
             "not resolved (flicker +0.00 [-0.00100, +0.00100])") in lines[2]
     data.study = {}
     assert D.study_answers(data) == []
+
+
+def test_a_decoder_that_paints_blind_is_a_known_defect(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    data.generation["parts"] = {"lstm": {"reconstruction": {"decoder_share": 0.011, "mouth_dec_open": 0.046,
+                                                            "mouth_dec_closed": 0.046, "mouth_corr": 0.03,
+                                                            "blinks": 37, "blinks_reproduced": 17},
+                                         "keypoints": {"mouth_r2": -0.33}},
+                                "none": {"reconstruction": {"decoder_share": 0.011, "mouth_dec_open": 0.20,
+                                                            "mouth_dec_closed": 0.05}}}
+    lines = [x for x in D.known_defects(data) if "decoder" in x]
+    assert lines == ["`lstm`'s decoder paints 1.1% of the output, but no more of the driver's open mouth (4.6%) than of "
+                     "its closed mouth (4.6%): it does not paint where the driver shows what the source lacks; the driving "
+                     "keypoints carry R^2 -0.33 of the mouth opening (mouth-opening correlation 0.03, blinks reproduced "
+                     "17 of 37; section 3)."]

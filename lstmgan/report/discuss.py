@@ -62,6 +62,7 @@ THESIS_VALUES = (
 )
 THESIS_AUGMENTATION = (0.05, 0.22)  # augmentation lowers DenseNet and custom CNN accuracy by 5-22%
 DECODER_UNUSED = 0.01  # a decoder painting less than 1% of the output (mean 1 - occlusion) is a known defect
+DECODER_UNTARGETED = 1.5  # ... and one that paints the open mouth less than 1.5x the closed mouth paints blind
 MODEL_NAMES = {"vgg19": "VGG19", "densenet121": "DenseNet121", "custom_cnn": "custom CNN", "resnet18": "ResNet18"}
 
 
@@ -815,6 +816,16 @@ def known_defects(data: ReportData) -> list[str]:
     for method in data.params.generate.methods:
         p = (parts.get(method) or {}).get("reconstruction") or {}
         share = num(p.get("decoder_share"))
+        opened, closed = num(p.get("mouth_dec_open")), num(p.get("mouth_dec_closed"))
+        carried = num(((parts.get(method) or {}).get("keypoints") or {}).get("mouth_r2"))
+        if (math.isfinite(share) and share >= DECODER_UNUSED and math.isfinite(opened) and math.isfinite(closed)
+                and opened < DECODER_UNTARGETED * closed):
+            out.append(f"`{method}`'s decoder paints {100 * share:.2g}% of the output, but no more of the driver's open "
+                       f"mouth ({100 * opened:.2g}%) than of its closed mouth ({100 * closed:.2g}%): it does not paint where "
+                       "the driver shows what the source lacks"
+                       + (f"; the driving keypoints carry R^2 {carried:.2f} of the mouth opening" if math.isfinite(carried) else "")
+                       + f" (mouth-opening correlation {num(p.get('mouth_corr')):.2f}, blinks reproduced "
+                       f"{int(num(p.get('blinks_reproduced')) or 0)} of {int(num(p.get('blinks')) or 0)}; section 3).")
         if math.isfinite(share) and share < DECODER_UNUSED:
             out.append(f"`{method}` paints almost nothing with its decoder: {100 * share:.2g}% of the output is the "
                        f"decoder's (mean 1 - occlusion, test reconstruction; {100 * num(p.get('mouth_dec_open')):.2g}% "

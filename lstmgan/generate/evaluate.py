@@ -294,6 +294,8 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     noise, shake, flicker, blur: ``data.degrade``) from its clean first frame, and scores against the
     clean frames; cross-identity is then skipped (it has no ground truth to score the noise against).
     """
+    from lstmgan.generate.parts import carried_r2, eye_aperture, mouth_opening
+    from lstmgan.generate.temporal import keypoint_jitter
     from lstmgan.utils.tensors import to_tensor, to_uint8
 
     from lstmgan.utils.progress import progress as tqdm  # off unless someone watches
@@ -328,22 +330,17 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
                                           landmarks_gt))
         row["kp_jitter"] = float("nan")
         if method not in ("copy-source", "driving-video") and landmarks_gt is not None:
-            from lstmgan.generate.temporal import keypoint_jitter
-
+            rendered = (result.kp_used if result.kp_rendered is None else result.kp_rendered).numpy()
             # keypoints in [-1, 1] over the frame: half the frame size in pixels per unit
-            rendered = result.kp_used if result.kp_rendered is None else result.kp_rendered
-            row["kp_jitter"] = keypoint_jitter(rendered.numpy() * gt.shape[2] / 2, landmarks_gt)
-            from lstmgan.generate.parts import eye_aperture, mouth_opening
-
-            kp = rendered.numpy().reshape(len(rendered), -1)
+            row["kp_jitter"] = keypoint_jitter(rendered * gt.shape[2] / 2, landmarks_gt)
+            kp = rendered.reshape(len(rendered), -1)
+            mouth, eye = mouth_opening(landmarks_gt), eye_aperture(landmarks_gt)
             features.append(kp - kp[:1])
-            mouths.append(mouth_opening(landmarks_gt) - mouth_opening(landmarks_gt)[:1])
-            eyes.append(eye_aperture(landmarks_gt) - eye_aperture(landmarks_gt)[:1])
+            mouths.append(mouth - mouth[0])
+            eyes.append(eye - eye[0])
         recon.append(row)
     carried = {}
     if features:
-        from lstmgan.generate.parts import carried_r2
-
         carried = {"mouth_r2": carried_r2(features, mouths), "eye_r2": carried_r2(features, eyes)}
     if drive == "degraded":
         return MethodResult(method, recon, cross, examples, carried)
@@ -594,10 +591,7 @@ def evaluate_all(params, store=None, device: str | None = None, checkpoints: dic
     metrics["lstm_vs_none"] = dict(zip(lstm_vs_none["metric"], lstm_vs_none["verdict"]))
     metrics["intervals"] = {m: {r.metric: [_round(r.low), _round(r.high)] for r in rows.itertuples()}
                             for m, rows in means.groupby("method", sort=False)}
-    metrics["comparisons"] = {f"{a} vs {b}": {r.metric: {"diff": _round(r.diff), "low": _round(r.low),
-                                                          "high": _round(r.high), "verdict": r.verdict}
-                                              for r in rows.itertuples()}
-                              for (a, b), rows in comps.groupby(["a", "b"], sort=False)}
+    metrics["comparisons"] = comparisons_json(comps)
     from lstmgan.generate.parts import summarize_parts
 
     metrics["parts"] = {res.method: {kind: {k: _round(v) for k, v in summarize_parts(rows).items()}
@@ -643,15 +637,19 @@ def degraded_metrics(results: list[MethodResult], reports: Path) -> dict[str, An
         "means": {m: {r.metric: {"mean": _round(r.mean), "low": _round(r.low), "high": _round(r.high)}
                       for r in rows_.itertuples()} for m, rows_ in means.groupby("method", sort=False)},
         "degraded_video": {k: _round(v) for k, v in floor.items()},
-        "comparisons": {f"{a} vs {b}": {r.metric: {"diff": _round(r.diff), "low": _round(r.low),
-                                                    "high": _round(r.high), "verdict": r.verdict}
-                                        for r in rows_.itertuples()}
-                        for (a, b), rows_ in comps.groupby(["a", "b"], sort=False)},
+        "comparisons": comparisons_json(comps),
         "parts": {res.method: {**{k: _round(v) for k, v in summarize_parts(res.recon).items()},
                                **{f"keypoints_{k}": _round(v) for k, v in res.carried.items()}}
                   for res in results if res.method not in ("copy-source", "driving-video")},
     }
     return out
+
+
+def comparisons_json(comps) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{"A vs B": {metric: {diff, low, high, verdict}}}`` from a comparisons table."""
+    return {f"{a} vs {b}": {r.metric: {"diff": _round(r.diff), "low": _round(r.low), "high": _round(r.high),
+                                       "verdict": r.verdict} for r in rows.itertuples()}
+            for (a, b), rows in comps.groupby(["a", "b"], sort=False)}
 
 
 def _round(v: float) -> float | None:

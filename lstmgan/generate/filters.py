@@ -23,11 +23,12 @@ import torch
 from torch import Tensor
 
 
-def smoothing_factor(cutoff: float, fps: float) -> float:
-    """The exponential smoother's weight of the new sample for a cutoff frequency in Hz."""
-    if cutoff <= 0:
-        return 0.0
-    return 1.0 / (1.0 + fps / (2.0 * math.pi * cutoff))
+def smoothing_factor(cutoff: float | Tensor, fps: float) -> float | Tensor:
+    """The exponential smoother's weight of the new sample for a cutoff frequency in Hz (a number,
+    or a tensor of cutoffs element by element); 0 for a cutoff of 0 (the sample is ignored)."""
+    if isinstance(cutoff, Tensor):
+        return cutoff / (cutoff + fps / (2.0 * math.pi))
+    return 0.0 if cutoff <= 0 else 1.0 / (1.0 + fps / (2.0 * math.pi * cutoff))
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ class OneEuro:
         for t in range(1, x.shape[0]):
             raw_speed = (x[t] - out[t - 1]) * self.fps
             speed = speed + a_d * (raw_speed - speed)
-            cutoff = self.min_cutoff + self.beta * speed.abs()
-            alpha = 1.0 / (1.0 + self.fps / (2.0 * math.pi * cutoff))
+            alpha = smoothing_factor(self.min_cutoff + self.beta * speed.abs(), self.fps)
             out[t] = out[t - 1] + alpha * (x[t] - out[t - 1])
         return out
 

@@ -78,10 +78,11 @@ def iv_text(iv: Interval | None, signed: bool = False) -> str:
 
 
 def interval_from(d: Any) -> Interval | None:
-    """An Interval from a stage's dict (``estimate``/``difference``/``mean_diff``/``mean`` + ``low``/``high``)."""
+    """An Interval from a stage's dict (``estimate``/``difference``/``diff``/``mean_diff``/``mean`` +
+    ``low``/``high``)."""
     if not isinstance(d, dict):
         return None
-    est = next((num(d[k]) for k in ("estimate", "difference", "mean_diff", "mean") if k in d), math.nan)
+    est = next((num(d[k]) for k in ("estimate", "difference", "diff", "mean_diff", "mean") if k in d), math.nan)
     low, high = num(d.get("low")), num(d.get("high"))
     if not (math.isfinite(est) and math.isfinite(low) and math.isfinite(high)):
         return None
@@ -261,8 +262,7 @@ def discuss_degraded(data: ReportData) -> list[str]:
                    f"AKD {iv_text(ivs['akd'])} px (clean {num((clean.get(method) or {}).get('akd')):.3g}), "
                    f"flicker {iv_text(ivs['flicker'])} (clean {num((clean.get(method) or {}).get('flicker')):.4f}).")
     comp = (deg.get("comparisons") or {}).get("lstm vs none") or {}
-    diffs = {metric: iv for metric, d in comp.items()
-             if (iv := interval_from({"difference": d.get("diff"), "low": d.get("low"), "high": d.get("high")}))}
+    diffs = comparison_intervals(comp)
     if diffs:
         groups = by_verdict(diffs)
         out.append(f"lstm vs none on degraded driving, paired over the test videos: better on {listed(groups['better'])}; "
@@ -285,16 +285,14 @@ def study_intervals(data: ReportData, a: str = "lstm", b: str = "none",
     """The study's paired differences ``a - b`` per metric (empty without a study or that comparison);
     ``drive="degraded"`` reads the comparisons on degraded driving (``degraded_comparisons``)."""
     key = "comparisons" if drive == "clean" else "degraded_comparisons"
-    comp = (data.study.get(key) or {}).get(f"{a} vs {b}") or {}
-    out = {}
-    for metric, d in comp.items():
-        if metrics is not None and metric not in metrics:
-            continue
-        iv = interval_from({"difference": d.get("diff"), "low": d.get("low"), "high": d.get("high")}
-                           if isinstance(d, dict) else None)
-        if iv is not None:
-            out[metric] = iv
-    return out
+    return comparison_intervals((data.study.get(key) or {}).get(f"{a} vs {b}") or {}, metrics)
+
+
+def comparison_intervals(comp: dict[str, Any], metrics: Sequence[str] | None = None) -> dict[str, Interval]:
+    """``{metric: Interval}`` from one comparison of a metrics JSON (``{metric: {diff, low, high}}``),
+    the metrics without a full interval left out."""
+    ivs = {metric: interval_from(d) for metric, d in comp.items() if metrics is None or metric in metrics}
+    return {metric: iv for metric, iv in ivs.items() if iv is not None}
 
 
 def discuss_study(data: ReportData) -> list[str]:

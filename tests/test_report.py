@@ -670,3 +670,36 @@ def test_a_decoder_that_paints_blind_is_a_known_defect(tmp_path, monkeypatch):
                      "its closed mouth (4.6%): it does not paint where the driver shows what the source lacks; the driving "
                      "keypoints carry R^2 -0.33 of the mouth opening (mouth-opening correlation 0.03, blinks reproduced "
                      "17 of 37; section 3)."]
+
+
+def test_the_first_table_is_the_studys_coherence_verdicts(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+
+    def diff(d, lo, hi):
+        return {"diff": d, "low": lo, "high": hi}
+
+    mean = {"flicker": {"mean": 0.01}, "warp_error": {"mean": 0.004}}
+    data.study = {"seeds": [0, 1, 2], "videos": 24, "steps": 400, "none": mean, "none+euro": mean,
+                  "degraded": {"none": {"flicker": {"mean": 0.02}}},
+                  "comparisons": {"lstm vs none": {"flicker": diff(-0.001, -0.0015, -0.0005),
+                                                   "warp_error": diff(0.0, -0.0002, 0.0002)},
+                                  "lstm vs none+euro": {"flicker": diff(0.0, -0.0001, 0.0001)}},
+                  "degraded_comparisons": {"lstm vs none": {"flicker": diff(0.002, 0.001, 0.003)}},
+                  "power": {"clean": {"lstm vs none": {"flicker": {"half_width": 0.0005, "n_now": 72, "n_needed": 72},
+                                                       "warp_error": {"half_width": 0.0002, "n_now": 72,
+                                                                      "n_needed": 72}}}}}
+    rows = D.coherence_rows(data)
+    assert [(r["comparison"], r["drive"]) for r in rows] == [("lstm - none", "clean"), ("lstm - none", "degraded"),
+                                                             ("lstm - none+euro", "clean")]
+    assert rows[0]["flicker"] == "-0.00100 [-0.00150, -0.000500] (-10.0%)"
+    assert rows[0]["tof"] == "n/a"
+    assert rows[0]["verdict"] == "lstm is more coherent than none on flicker"
+    assert rows[0]["resolves"] == "flicker ±5.0%, warp_error ±5.0%"
+    assert rows[1]["verdict"] == "lstm is less coherent than none on flicker" and "+10.0%" in rows[1]["flicker"]
+    assert rows[2]["verdict"] == "lstm vs none+euro not resolved"
+    text = D.power_sentence(data)
+    assert text.startswith("**What the study could resolve** (lstm - none, clean driving, 72 seeds x videos): "
+                           "flicker ±0.000500 (5.0% of none's mean; a 5% difference needs 72 seeds x videos)")
+    assert D.power_sentence(data, drive="degraded") == ""
+    data.study = {}
+    assert D.coherence_rows(data) == [] and D.power_sentence(data) == ""

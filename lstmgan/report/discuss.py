@@ -338,8 +338,10 @@ def motion_sentence(data: ReportData) -> str:
     return text + ".\n"
 
 
-def coherence_sentence(diffs: dict[str, Interval], temporal: Sequence[str], a: str, b: str) -> str:
-    """``a`` against ``b`` on the temporal metrics, in words, from the intervals by the one rule."""
+def coherence_sentence(diffs: dict[str, Interval], temporal: Sequence[str], a: str, b: str,
+                       numbers: bool = True) -> str:
+    """``a`` against ``b`` on the temporal metrics, in words, from the intervals by the one rule
+    (``numbers``: an unresolved verdict lists the differences)."""
     groups = by_verdict({m: diffs[m] for m in temporal if m in diffs})
     if groups["better"] and not groups["worse"]:
         return f"{a} is more coherent than {b} on {listed(groups['better'])}"
@@ -347,8 +349,69 @@ def coherence_sentence(diffs: dict[str, Interval], temporal: Sequence[str], a: s
         return f"{a} is less coherent than {b} on {listed(groups['worse'])}"
     if groups["better"]:
         return f"{a} is better than {b} on {listed(groups['better'])} and worse on {listed(groups['worse'])}"
+    if not numbers:
+        return f"{a} vs {b} not resolved"
     return (f"{a} vs {b} not resolved (" + ", ".join(f"{m} {iv_text(diffs[m], signed=True)}" for m in temporal
                                                     if m in diffs) + ")")
+
+
+COHERENCE_PAIRS = (("lstm", "none"), ("kp", "none"), ("none+euro", "none"),  # recurrence / the filter vs frame by frame
+                   ("lstm", "none+euro"), ("kp", "none+euro"),  # does a learned recurrence beat the filter?
+                   ("lstm", "kp"))  # where the memory sits
+COHERENCE_METRICS = (*STUDY_TEMPORAL_METRICS, "kp_jitter")  # lower is better on all four
+
+
+def study_mean(data: ReportData, method: str, metric: str, drive: str = "clean") -> float:
+    """The study's mean of ``metric`` for ``method`` on one drive (NaN when it was not recorded)."""
+    means = data.study if drive == "clean" else data.study.get("degraded") or {}
+    return num(((means.get(method) or {}).get(metric) or {}).get("mean"))
+
+
+def share_text(value: float, of: float) -> str:
+    """``value`` as a signed percentage of ``of`` (empty when it cannot be formed)."""
+    return f"{100 * value / abs(of):+.1f}%" if math.isfinite(value) and math.isfinite(of) and of != 0 else ""
+
+
+def coherence_rows(data: ReportData) -> list[dict[str, str]]:
+    """The report's first table: every comparison of the multi-seed study on clean and degraded driving,
+    per temporal metric the paired difference A - B with its interval and its share of B's mean, the
+    verdict from the one rule, and the smallest difference the study resolves (the interval's
+    half-width, as a share of B's mean); empty without a study."""
+    rows = []
+    for a, b in COHERENCE_PAIRS:
+        for drive in ("clean", "degraded"):
+            diffs = study_intervals(data, a, b, COHERENCE_METRICS, drive)
+            if not diffs:
+                continue
+            row = {"comparison": f"{a} - {b}", "drive": drive}
+            resolvable = []
+            for m in COHERENCE_METRICS:
+                iv, of = diffs.get(m), study_mean(data, b, m, drive)
+                row[m] = "n/a" if iv is None else f"{iv_text(iv, signed=True)} ({share_text(iv.estimate, of)})"
+                if iv is not None and share_text(iv.estimate, of):
+                    resolvable.append(f"{m} ±{share_text((iv.high - iv.low) / 2, of)[1:]}")
+            row["verdict"] = coherence_sentence(diffs, COHERENCE_METRICS, a, b, numbers=False)
+            row["resolves"] = ", ".join(resolvable) or "n/a"
+            rows.append(row)
+    return rows
+
+
+def power_sentence(data: ReportData, a: str = "lstm", b: str = "none", drive: str = "clean") -> str:
+    """What the study could have resolved for ``a - b`` (its intervals' half-widths as shares of B's mean)
+    and the seeds x test videos a 5% difference would need, from its ``power`` record; empty without it."""
+    power = ((data.study.get("power") or {}).get(drive) or {}).get(f"{a} vs {b}") or {}
+    parts = []
+    for m in COHERENCE_METRICS:
+        p, of = power.get(m) or {}, study_mean(data, b, m, drive)
+        hw, n_now, n = num(p.get("half_width")), p.get("n_now"), p.get("n_needed")
+        if math.isfinite(hw) and share_text(hw, of) and n_now:
+            parts.append(f"{m} ±{format_interval(hw, digits=3, significant=True)} ({share_text(hw, of)[1:]} of {b}'s "
+                         f"mean; a 5% difference needs {'n/a' if n is None else n} seeds x videos)")
+    if not parts:
+        return ""
+    n_now = next(iter(power.values())).get("n_now")
+    return (f"**What the study could resolve** ({a} - {b}, {drive} driving, {n_now} seeds x videos): " + "; ".join(parts)
+            + ". A true difference near the half-width is resolved about half the time.")
 
 
 STUDY_PAIRS = (("kp", "none"), ("none+euro", "none"))  # the other placements and the plain filter, vs frame by frame
@@ -361,7 +424,7 @@ def study_answers(data: ReportData) -> list[str]:
     on clean and degraded driving (only the comparisons the study has)."""
     if not data.study:
         return []
-    temporal = [*STUDY_TEMPORAL_METRICS, "kp_jitter"]
+    temporal = COHERENCE_METRICS
     out = []
     degraded = study_intervals(data, "lstm", "none", drive="degraded")
     if degraded:
@@ -404,6 +467,8 @@ def answers(data: ReportData) -> list[str]:
         rest = [f"{m} {iv_text(diffs[m], signed=True)}" for m in others["better"] + others["worse"]]
         out.append(f"**Does recurrence make the animation more coherent?** {head} ({basis})."
                    + (f" Other resolved differences (lstm - none): {'; '.join(rest)}." if rest else ""))
+        if study and not t_groups["better"] and not t_groups["worse"] and power_sentence(data):
+            out.append(power_sentence(data))
     else:
         out.append("**Does recurrence make the animation more coherent?** Not available in this run: "
                    + not_available("generate") + ".")

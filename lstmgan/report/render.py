@@ -248,6 +248,18 @@ def render_markdown(data: ReportData, report_path: Path, figures: Sequence[Figur
              f"`{p.report.figures}/` (committed, so this page renders on the web). Rebuild with `dvc repro report`. "
              f"The executed notebooks behind it: [{p.report.executed}/]({rel(Path(p.report.executed), report_path)}); "
              f"the generators' model card: [{p.report.model_card}]({rel(Path(p.report.model_card), report_path)}).\n")
+    coherence = D.coherence_rows(data)
+    if coherence:
+        s.append("## Is recurrence more coherent? (the multi-seed study)\n")
+        s.append(f"Paired differences A - B, {D.study_basis(data)}; lower is better on every column: flicker, "
+                 "warping error and tOF of the video, kp_jitter of the driving keypoints (high-frequency energy of "
+                 "their trajectories against the ground-truth landmarks'). In brackets: the difference as a share of "
+                 "B's mean. `none+euro` is the `none` model with a One-Euro filter on its driving keypoints (constants "
+                 "chosen on validation). Degraded driving: the noisy, shaken, flickering copy, scored against the clean "
+                 "frames. Resolves: the interval's half-width as a share of B's mean, the smallest difference this "
+                 f"study can tell from zero. The study's own tables: [{data.ablation_study}]"
+                 f"({rel(Path(data.ablation_study), report_path) if data.ablation_study else ''}).\n")
+        s.append(markdown_table(coherence, ["comparison", "drive", *D.COHERENCE_METRICS, "verdict", "resolves"]))
     s.append("## Thesis vs reproduction\n")
     s.append(thesis_table(data))
     s.append(f"\n**The rule behind every verdict.** {D.RULE}\n")

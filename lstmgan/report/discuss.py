@@ -389,8 +389,9 @@ def coherence_rows(data: ReportData) -> list[dict[str, str]]:
             resolvable = []
             for m in COHERENCE_METRICS:
                 iv, of = diffs.get(m), study_mean(data, b, m, drive)
-                row[m] = "n/a" if iv is None else f"{iv_text(iv, signed=True)} ({share_text(iv.estimate, of)})"
-                if iv is not None and share_text(iv.estimate, of):
+                share = share_text(iv.estimate, of) if iv is not None else ""
+                row[m] = "n/a" if iv is None else f"{iv_text(iv, signed=True)} ({share})"
+                if share:
                     resolvable.append(f"{m} ±{share_text((iv.high - iv.low) / 2, of)[1:]}")
             row["verdict"] = coherence_sentence(diffs, COHERENCE_METRICS, a, b, numbers=False)
             row["resolves"] = ", ".join(resolvable) or "n/a"
@@ -416,8 +417,8 @@ def power_sentence(data: ReportData, a: str = "lstm", b: str = "none", drive: st
             + ". A true difference near the half-width is resolved about half the time.")
 
 
-STUDY_PAIRS = (("kp", "none"), ("none+euro", "none"))  # the other placements and the plain filter, vs frame by frame
-FILTER_PAIRS = (("lstm", "none+euro"), ("kp", "none+euro"))  # does a learned recurrence beat the filter?
+STUDY_PAIRS = COHERENCE_PAIRS[1:3]  # the other placements and the plain filter, vs frame by frame
+FILTER_PAIRS = COHERENCE_PAIRS[3:5]  # does a learned recurrence beat the filter?
 
 
 def study_answers(data: ReportData) -> list[str]:
@@ -469,8 +470,9 @@ def answers(data: ReportData) -> list[str]:
         rest = [f"{m} {iv_text(diffs[m], signed=True)}" for m in others["better"] + others["worse"]]
         out.append(f"**Does recurrence make the animation more coherent?** {head} ({basis})."
                    + (f" Other resolved differences (lstm - none): {'; '.join(rest)}." if rest else ""))
-        if study and not t_groups["better"] and not t_groups["worse"] and power_sentence(data):
-            out.append(power_sentence(data))
+        power = power_sentence(data) if study and not t_groups["better"] and not t_groups["worse"] else ""
+        if power:
+            out.append(power)
     else:
         out.append("**Does recurrence make the animation more coherent?** Not available in this run: "
                    + not_available("generate") + ".")

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from lstmgan.face import landmarks as L
 from lstmgan.generate import parts as P
 
 
@@ -30,9 +31,9 @@ def face(t: int, mouth_gap: np.ndarray, eye_height: np.ndarray) -> np.ndarray:
 
 def test_geometry_known_answers():
     lm = face(2, np.array([0.0, 6.0]), np.array([4.0, 4.0]))
-    assert P.interocular(lm) == pytest.approx([24.0, 24.0])
-    assert P.mouth_opening(lm) == pytest.approx([0.0, 0.25])
-    assert P.eye_aperture(lm) == pytest.approx([0.5, 0.5])  # (4 + 4) / (2 * 8)
+    assert L.interocular(lm) == pytest.approx([24.0, 24.0])
+    assert L.mouth_opening(lm) == pytest.approx([0.0, 0.25])
+    assert L.eye_aperture(lm) == pytest.approx([0.5, 0.5])  # (4 + 4) / (2 * 8)
     square = P.polygon_mask(np.array([[2, 2], [6, 2], [6, 6], [2, 6]]), (10, 10))
     assert square.sum() == 16 and square[2:6, 2:6].all()
     assert P.runs(np.array([0, 1, 1, 0, 1, 0, 0, 1], bool)) == [(1, 3), (4, 5), (7, 8)]

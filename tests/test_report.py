@@ -703,3 +703,21 @@ def test_the_first_table_is_the_studys_coherence_verdicts(tmp_path, monkeypatch)
     assert D.power_sentence(data, drive="degraded") == ""
     data.study = {}
     assert D.coherence_rows(data) == [] and D.power_sentence(data) == ""
+
+
+def test_motion_sentence_states_how_far_the_mouth_opens():
+    from lstmgan.config import Params
+    from lstmgan.report import discuss as D
+    from lstmgan.report.gather import ReportData
+
+    data = ReportData(params=Params(), stages=[], times=[], train={}, generation={}, per_video=[], evalnets={},
+                      detectors=[], missing_detectors=[])
+    assert "not recorded" in D.motion_sentence(data)
+    data.motion = {"motion": "expressive", "videos": 24, "mean_displacement_px": 3.7, "p95_displacement_px": 6.1,
+                   "median_step_px": 0.6, "copy_l1": 0.043, "yaw_range_deg": 46.2,
+                   "mouth_gap_max_iod": 0.41, "mouth_gap_max_px": 4.75, "mouth_gap_p90_iod": 0.34}
+    text = D.motion_sentence(data)
+    assert "24 videos" in text and "yaw range within a video 46.2 degrees" in text
+    assert "inner-lip gap of 0.410 of the inter-ocular distance at most (4.75 px; 90th percentile 0.340)" in text
+    data.motion.pop("mouth_gap_max_iod")  # an older data stage: the sentence leaves the mouth out
+    assert "inner-lip" not in D.motion_sentence(data)

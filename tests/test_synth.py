@@ -115,7 +115,10 @@ def test_mouth_landmarks_open_with_the_mouth_and_the_pixels_follow():
     assert np.linalg.norm(lm_o[0, 57] - lm_o[0, 51]) > np.linalg.norm(lm_c[0, 57] - lm_c[0, 51]) + 8
     # the upper lip and the corners stay put; the jaw drops the lower lip
     assert np.linalg.norm(lm_o[0, 48] - lm_c[0, 48]) < 1
-    assert lm_o[0, 8, 1] > lm_c[0, 8, 1] + 3  # the chin drops with the jaw
+    width = np.linalg.norm(lm_o[0, 54] - lm_o[0, 48])
+    assert gap_open > 0.5 * width  # fully open: the inner gap is over half the mouth's width
+    lip_drop, chin_drop = lm_o[0, 57, 1] - lm_c[0, 57, 1], lm_o[0, 8, 1] - lm_c[0, 8, 1]
+    assert chin_drop > 0.8 * lip_drop > 0  # the chin drops with the jaw, about as far as the lower lip
     assert abs(lm_o[0, 0, 1] - lm_c[0, 0, 1]) < 0.01  # the jaw's hinge does not move
     centre = (lm_o[0, 62] + lm_o[0, 66]) / 2
     inside_open = _at(opened[0], centre)
@@ -164,12 +167,14 @@ def test_brow_and_jaw_landmarks_lie_on_their_features():
     for k in range(17, 27):  # brow landmarks: the brow's blue, not the face's green
         px = _at(f, lm[0, k])
         assert px[2] > px[1] + 60, (k, px)
-    centre = lm[0, 30]
-    for k in (2, 3, 4, 5, 11, 12, 13, 14):  # jaw: skin just inside, background just outside
-        out = np.array([np.sign(lm[0, k, 0] - centre[0]), 0.0])
-        inside, outside = _at(f, lm[0, k] - 3 * out), _at(f, lm[0, k] + 3 * out)
-        assert inside[1] > inside[0] + 40 and inside[1] > inside[2] + 40, (k, inside)
-        assert outside[0] > outside[1] + 60, (k, outside)
+    opened, lm_o, _, _ = S.render_video(ident, _still(mouth=1.0), size, background=blue)
+    for img, pts in ((f, lm[0]), (opened[0].astype(float), lm_o[0])):  # closed, and the jaw dropped
+        centre = pts[30]
+        for k in (2, 3, 4, 5, 11, 12, 13, 14):  # jaw: skin just inside, background just outside
+            out = np.array([np.sign(pts[k, 0] - centre[0]), 0.0])
+            inside, outside = _at(img, pts[k] - 3 * out), _at(img, pts[k] + 3 * out)
+            assert inside[1] > inside[0] + 40 and inside[1] > inside[2] + 40, (k, inside)
+            assert outside[0] > outside[1] + 60, (k, outside)
 
 
 def test_yaw_moves_the_nose_more_than_the_face_outline():
@@ -236,13 +241,15 @@ def test_motion_statistics_of_a_known_video():
     assert row["mean_displacement_px"] == pytest.approx(2.0)  # mean of 0, 1, 2, 3, 4
     assert row["median_step_px"] == pytest.approx(1.0)
     assert row["copy_l1"] == pytest.approx(0.2 * 4 / 5)
+    assert row["mouth_gap_max_iod"] == 0 and row["mouth_gap_max_px"] == 0  # every lip on one spot: shut
     assert blinks(np.array([1.0, 0.1, 1.0, 1.0, 0.05, 0.0, 1.0])) == 2 and blinks(np.ones(4)) == 0
 
 
 def test_expressive_motion_meets_the_benchmark_targets(tmp_path):
     """Test split from the ground truth: landmarks >= 2.5 px from the first frame on average, a
     median frame-to-frame change >= 0.2 px and a copy-the-source L1 >= 0.04 at 64 px; head turns of
-    about 40 degrees; full mouth openings and blinks; the calm default stays far below."""
+    about 40 degrees; full mouth openings (inner-lip gap over 0.3 of the inter-ocular distance) and
+    blinks; the calm default stays far below."""
     from lstmgan.data.stats import motion_statistics
     from lstmgan.media.store import open_store
 
@@ -255,6 +262,7 @@ def test_expressive_motion_meets_the_benchmark_targets(tmp_path):
     assert e["motion"] == "expressive" and c["motion"] == "calm" and e["videos"] == 16
     assert e["mean_displacement_px"] >= 2.5 and e["median_step_px"] >= 0.2 and e["copy_l1"] >= 0.04, e
     assert e["yaw_range_deg"] >= 30 and e["mouth_open_max"] >= 0.95 and e["blinks_per_second"] > 0.4, e
+    assert e["mouth_gap_max_iod"] >= 0.3 and e["mouth_gap_p90_iod"] >= 0.2, e  # the mouth opens wide, often
     assert c["mean_displacement_px"] < 0.6 * e["mean_displacement_px"] and c["copy_l1"] < 0.6 * e["copy_l1"]
 
 

@@ -9,6 +9,9 @@ or from the detected landmarks of real data, per video of one split:
 - ``p95_displacement_px``: the 95th percentile of the per-frame mean displacement;
 - ``median_step_px``: median frame-to-frame landmark change (the motion per frame a temporal model sees);
 - ``copy_l1``: L1 of repeating the first frame (intensity in [0, 1]), the copy-the-source baseline;
+- ``mouth_gap_p90_iod`` / ``mouth_gap_max_iod``: the 90th percentile and the largest inner-lip gap of
+  a video over the inter-ocular distance (:func:`lstmgan.face.landmarks.mouth_opening`), and
+  ``mouth_gap_max_px`` in pixels: how far the mouth opens, whatever the crop size;
 - ``yaw_range_deg``: mean over videos of the yaw range within a video (when the pose is known);
 - ``mouth_open_max``, ``blinks_per_second``: expression extremes (when the expression is known).
 
@@ -28,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from lstmgan.face.landmarks import interocular, mouth_opening
+
 DATA_METRICS = Path("reports/metrics/data.json")
 
 
@@ -37,10 +42,14 @@ def video_motion(landmarks: np.ndarray, frames: np.ndarray) -> dict[str, float]:
     displacement = np.linalg.norm(lm - lm[:1], axis=-1).mean(axis=1)  # (T,) mean over landmarks
     steps = np.linalg.norm(np.diff(lm, axis=0), axis=-1).mean(axis=1) if len(lm) > 1 else np.zeros(0)
     video = np.asarray(frames, dtype=np.float32) / 255.0
+    gap = mouth_opening(lm)
     return {"mean_displacement_px": float(np.nanmean(displacement)),
             "p95_displacement_px": float(np.nanpercentile(displacement, 95)),
             "median_step_px": float(np.nanmedian(steps)) if steps.size else float("nan"),
-            "copy_l1": float(np.abs(video - video[:1]).mean())}
+            "copy_l1": float(np.abs(video - video[:1]).mean()),
+            "mouth_gap_p90_iod": float(np.nanpercentile(gap, 90)),
+            "mouth_gap_max_iod": float(np.nanmax(gap)),
+            "mouth_gap_max_px": float(np.nanmax(gap * interocular(lm)))}
 
 
 def blinks(eye_open: np.ndarray, closed: float = 0.2) -> int:

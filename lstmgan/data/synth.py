@@ -301,7 +301,12 @@ def _expressive_motion(rng: np.random.Generator, frames: int, fps: float) -> Mot
 # ------------------------------------------------------------------------------------------------
 # Geometry: the head's projection and each feature's local frame
 # ------------------------------------------------------------------------------------------------
-JAW_DROP = 0.1  # face units the chin drops when the mouth opens fully
+# A fully open mouth: the inner-lip gap is 0.6 of the mouth's width (an "ah" or a laugh; speech opens
+# it by a fraction of that), and the chin drops with the lower lip, as the jaw does, so the opening is
+# a motion of the lower face and not of a few lip pixels.
+MOUTH_LIFT = 0.15  # mouth half-widths the upper lip's inner edge rises when the mouth opens fully
+MOUTH_DROP = 1.05  # mouth half-widths the lower lip's inner edge falls
+JAW_DROP = 0.3  # face units the chin drops when the mouth opens fully (about the lower lip's drop)
 _FACE_SCALE = 0.25  # pixels per face unit, as a fraction of the frame size
 _FACE_CENTRE_Y = 0.46  # eye line, as a fraction of the frame height
 
@@ -450,8 +455,8 @@ def _mouth_curves(ident: Identity, u: np.ndarray, open_: np.ndarray, smile: np.n
     bulge = np.clip(1 - u * u, 0, None)
     inner = np.clip(1 - (u / _INNER_END) ** 2, 0, None)
     bow = 1 - 0.35 * np.exp(-((u / 0.22) ** 2))
-    inner_upper = curl - open_ * 0.12 * inner
-    inner_lower = curl + open_ * 0.55 * inner
+    inner_upper = curl - open_ * MOUTH_LIFT * inner
+    inner_lower = curl + open_ * MOUTH_DROP * inner
     outer_upper = inner_upper - ident.lip_upper * np.sqrt(bulge) * bow - 0.02 * bulge
     outer_lower = inner_lower + ident.lip_lower * np.sqrt(bulge)
     return outer_upper, inner_upper, inner_lower, outer_lower
@@ -753,7 +758,7 @@ def _draw(cv: _Canvas, lay: _Layout) -> None:
             cv.shade(win, _cover(dn, px), 0.45)
 
     # mouth: moustache, lips, opening with teeth, lip seam
-    g = cv.local(lay.mouth, (-1.3, 1.3, -0.75, 1.0))
+    g = cv.local(lay.mouth, (-1.3, 1.3, -0.75, 1.1 + MOUTH_DROP))
     if g:
         u, v, px, win = g
         mo, sm = e[:, 0, None, None], e[:, 1, None, None]
@@ -767,7 +772,7 @@ def _draw(cv: _Canvas, lay: _Layout) -> None:
         d_in = np.maximum(np.maximum(iu - v, v - il), np.abs(u) - _INNER_END)
         in_a = _cover(d_in, px)
         cv.paint(win, in_a, np.array([0.28, 0.06, 0.07], np.float32))
-        teeth = np.maximum(d_in, v - iu - 0.09)
+        teeth = np.maximum(d_in, np.minimum(v - iu - 0.09, il - 0.07 - v))  # upper row; lower row when wide open
         cv.paint(win, _cover(teeth, px), np.array([0.92, 0.9, 0.84], np.float32))
         seam = np.maximum(np.abs(v - 0.5 * (iu + il)) - _thick(0.02, px), np.abs(u) - _INNER_END)
         cv.shade(win, _cover(seam, px) * 0.8, 0.55)

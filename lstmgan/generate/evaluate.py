@@ -294,7 +294,8 @@ def evaluate_method(method: str, store, evalnets, params, animator=None,
     noise, shake, flicker, blur: ``data.degrade``) from its clean first frame, and scores against the
     clean frames; cross-identity is then skipped (it has no ground truth to score the noise against).
     """
-    from lstmgan.generate.parts import carried_r2, eye_aperture, mouth_opening
+    from lstmgan.face.landmarks import eye_aperture, mouth_opening
+    from lstmgan.generate.parts import carried_r2
     from lstmgan.generate.temporal import keypoint_jitter
     from lstmgan.utils.tensors import to_tensor, to_uint8
 

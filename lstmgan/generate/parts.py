@@ -31,39 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstmgan.face.landmarks import EYES, INNER_LIP_PAIRS, eye_aperture, mouth_opening
+
 MOUTH_INNER = tuple(range(60, 68))
-EYES = (tuple(range(36, 42)), tuple(range(42, 48)))
-INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper, lower inner-lip points facing each other
 MOUTH_OPEN = 0.12  # inner-lip gap / inter-ocular distance above which the mouth counts as open
 MOUTH_CLOSED = 0.03  # ... below which it counts as closed
 BLINK = 0.5  # eye aspect ratio below this fraction of the video's median: a blink frame
 BLINK_DEPTH = 0.5  # a generated blink dips at least this fraction of the real frames' dip
 PART_METRICS = ("decoder_share", "mouth_dec_open", "mouth_dec_closed", "eye_dec_blink", "eye_dec_open",
                 "mouth_corr", "blinks", "blinks_reproduced")
-
-
-def interocular(landmarks: np.ndarray) -> np.ndarray:
-    """(T,) distance between the two eye centres, pixels."""
-    lm = np.asarray(landmarks, np.float64)
-    return np.linalg.norm(lm[:, list(EYES[0])].mean(1) - lm[:, list(EYES[1])].mean(1), axis=1)
-
-
-def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """(T,) mean gap between facing inner-lip points over the inter-ocular distance (0 = closed)."""
-    lm = np.asarray(landmarks, np.float64)
-    gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
-    return gap / np.maximum(interocular(lm), 1e-6)
-
-
-def eye_aperture(landmarks: np.ndarray) -> np.ndarray:
-    """(T,) eye aspect ratio (lid distances over the corner distance), mean of both eyes."""
-    lm = np.asarray(landmarks, np.float64)
-    ratios = []
-    for eye in EYES:
-        p = lm[:, list(eye)]
-        lids = np.linalg.norm(p[:, 1] - p[:, 5], axis=1) + np.linalg.norm(p[:, 2] - p[:, 4], axis=1)
-        ratios.append(lids / np.maximum(2 * np.linalg.norm(p[:, 0] - p[:, 3], axis=1), 1e-6))
-    return np.mean(ratios, axis=0)
 
 
 def polygon_mask(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -337,6 +337,9 @@ def motion_sentence(data: ReportData) -> str:
             f"the first frame scores L1 {f('copy_l1')}")
     if m.get("yaw_range_deg") is not None:
         text += f"; yaw range within a video {f('yaw_range_deg')} degrees"
+    if m.get("mouth_gap_max_iod") is not None:
+        text += (f"; the mouth opens to an inner-lip gap of {f('mouth_gap_max_iod')} of the inter-ocular distance "
+                 f"at most ({f('mouth_gap_max_px')} px; 90th percentile {f('mouth_gap_p90_iod')})")
     return text + ".\n"
 
 

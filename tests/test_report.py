@@ -587,6 +587,10 @@ def test_detection_study_sentences_come_from_its_tables(tmp_path, monkeypatch):
     assert lines[0].startswith("From scratch, each at its own budget: ranking")
     assert "face-id pretrained - scratch frame AUC -0.200 [-0.300, -0.100]: pretraining hurts." in lines[1]
     assert lines[2:] == ["cnn transfers.", "c23 recovers it."]
+    data.detect_study_data = {"data/faces": ("aaaaaaaa.dir,dddddddd.dir", "bbbbbbbb.dir")}
+    assert D.discuss_detect_study(data)[0] == (
+        "The detection study was run on other data than this report's (`data/faces` aaaaaaa, ddddddd there, "
+        "bbbbbbb here), so its verdicts describe the data it ran on; `make study-detect` reruns it on these.")
 
 
 def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
@@ -721,3 +725,44 @@ def test_motion_sentence_states_how_far_the_mouth_opens():
     assert "inner-lip gap of 0.410 of the inter-ocular distance at most (4.75 px; 90th percentile 0.340)" in text
     data.motion.pop("mouth_gap_max_iod")  # an older data stage: the sentence leaves the mouth out
     assert "inner-lip" not in D.motion_sentence(data)
+
+
+def _lock(path: Path, deps: dict[str, str] | None = None, outs: dict[str, str] | None = None) -> None:
+    import yaml
+
+    stage = {"cmd": "x", "deps": [{"path": p, "md5": h} for p, h in (deps or {}).items()],
+             "outs": [{"path": p, "md5": h} for p, h in (outs or {}).items()]}
+    _write(path, yaml.safe_dump({"schema": "2.0", "stages": {"s": stage}}))
+
+
+def test_data_mismatch_compares_what_a_study_read_with_what_this_run_wrote(tmp_path):
+    from lstmgan.report.gather import data_mismatch, study_lock
+
+    run, study = tmp_path / "dvc.lock", tmp_path / "study.lock"
+    _lock(run, deps={"lstmgan/data": "c0de"}, outs={"data/faces": "bbbb.dir", "data/pool": "cccc.dir"})
+    _lock(study, deps={"data/faces": "aaaa.dir", "data/pool": "cccc.dir", "lstmgan/data": "0ld"})
+    assert data_mismatch(study, run) == {"data/faces": ("aaaa.dir", "bbbb.dir")}  # code deps are not data
+    _lock(study, deps={"data/faces": "bbbb.dir"})
+    assert data_mismatch(study, run) == {}
+    assert data_mismatch(tmp_path / "absent.lock", run) == {} and data_mismatch(None, run) == {}
+    table = tmp_path / "studies" / "x" / "reports" / "tables" / "t.md"
+    _write(table, "|a|\n")
+    _lock(tmp_path / "studies" / "x" / "dvc.lock")
+    assert study_lock(table.relative_to(tmp_path)) is None  # relative paths: looked up from the current folder
+    assert study_lock(table) == tmp_path / "studies" / "x" / "dvc.lock"
+
+
+def test_a_study_run_on_other_data_says_so_wherever_its_verdicts_appear(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "proj")
+    _write_study(root, (-0.0003, -0.0005, -0.0001))
+    _lock(root / "dvc.lock", outs={"data/faces": "0c8bf8b6c9e4.dir"})
+    _lock(root / "studies" / "ablation" / "dvc.lock", deps={"data/faces": "2cf71af39729.dir"})
+    data = gather(_params(root, monkeypatch))
+    stale = ("run on other data than this report's (`data/faces` 2cf71af there, 0c8bf8b here), so its "
+             "verdicts describe the data it ran on; `make study-ablation` reruns it on these")
+    assert stale in D.study_basis(data)
+    assert stale in _thesis(D.thesis_rows(data), "The LSTM makes")["basis"]
+    assert stale in build_report(data.params).read_text()
+    _lock(root / "studies" / "ablation" / "dvc.lock", deps={"data/faces": "0c8bf8b6c9e4.dir"})
+    data = gather(_params(root, monkeypatch))
+    assert "other data" not in D.study_basis(data) and "other data" not in build_report(data.params).read_text()

@@ -273,13 +273,25 @@ def discuss_degraded(data: ReportData) -> list[str]:
     return out
 
 
+def other_data(mismatch: dict[str, tuple[str, str]], rerun: str) -> str:
+    """A clause saying that a study read other data than this run wrote (empty when it read the same)."""
+    if not mismatch:
+        return ""
+    folders = "; ".join(f"`{path}` {', '.join(h[:7] for h in read.split(','))} there, {wrote[:7]} here"
+                        for path, (read, wrote) in mismatch.items())
+    return (f"run on other data than this report's ({folders}), so its verdicts describe the data it ran "
+            f"on; `{rerun}` reruns it on these")
+
+
 def study_basis(data: ReportData) -> str:
     """How the study's intervals were made, in words (empty when no study was read)."""
     seeds, videos, steps = data.study.get("seeds") or [], data.study.get("videos"), data.study.get("steps")
     if not seeds:
         return ""
+    stale = other_data(data.ablation_data, "make study-ablation")
     return (f"two-level bootstrap over {len(seeds)} training seeds and {videos} test videos "
-            f"(multi-seed study{f', {steps} training steps per model' if steps else ''})")
+            f"(multi-seed study{f', {steps} training steps per model' if steps else ''}"
+            f"{f'; {stale}' if stale else ''})")
 
 
 def study_intervals(data: ReportData, a: str = "lstm", b: str = "none",
@@ -672,7 +684,8 @@ def discuss_detect_study(data: ReportData) -> list[str]:
     study = data.detect_study
     if not study:
         return []
-    out = []
+    stale = other_data(data.detect_study_data, "make study-detect")
+    out = [f"The detection study was {stale}."] if stale else []
     scratch = [r for r in study.get("ranking", []) if str(r.get("stage", "")).endswith("-scratch")]
     text = ranking_sentence(scratch, study.get("pairwise", []), None)
     if text:

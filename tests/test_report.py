@@ -608,6 +608,35 @@ def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
     assert lines[1].startswith("lstm, cross-identity: mouth-opening")
 
 
+def test_part_intervals_resample_videos_and_pool_the_blinks():
+    same = [{"method": "m", "mouth_corr": 0.6, "blinks": 2, "blinks_reproduced": 1} for _ in range(5)]
+    ivs = D.part_intervals(same + [{"method": "other", "mouth_corr": 0.0}], "m")
+    assert (ivs["mouth_corr"].estimate, ivs["mouth_corr"].low, ivs["mouth_corr"].high) == pytest.approx((0.6, 0.6, 0.6))
+    assert (ivs["blink_fraction"].estimate, ivs["blink_fraction"].low) == pytest.approx((0.5, 0.5))
+    # pooled, not averaged: 3 of 4 blinks in one video and 0 of 0 in another is 75%, and that video's
+    # NaN correlation is left out of the mean
+    rows = [{"method": "m", "mouth_corr": 0.2, "blinks": 4, "blinks_reproduced": 3},
+            {"method": "m", "mouth_corr": math.nan, "blinks": 0, "blinks_reproduced": 0},
+            {"method": "m", "mouth_corr": 0.4, "blinks": 0, "blinks_reproduced": 0}]
+    ivs = D.part_intervals(rows, "m")
+    assert ivs["mouth_corr"].estimate == pytest.approx(0.3) and ivs["mouth_corr"].n == 2
+    assert ivs["blink_fraction"].estimate == pytest.approx(0.75)
+    assert 0.2 <= ivs["mouth_corr"].low <= 0.3 <= ivs["mouth_corr"].high <= 0.4
+    assert D.part_intervals([{"method": "m", "l1": 0.1}], "m") == {}
+
+
+def test_parts_sentences_carry_intervals_from_the_per_video_rows(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    part = {"decoder_share": 0.01, "mouth_dec_open": 0.2, "mouth_dec_closed": 0.05, "eye_dec_blink": 0.1,
+            "eye_dec_open": 0.0, "mouth_corr": 0.5, "blinks": 10, "blinks_reproduced": 3, "blink_fraction": 0.3}
+    data.generation["parts"] = {"lstm": {"reconstruction": {**part, "blinks": 8, "blinks_reproduced": 4,
+                                                            "blink_fraction": 0.5}}}
+    data.per_video = [{"method": "lstm", "video_id": f"v{i}", "mouth_corr": 0.5, "blinks": 2, "blinks_reproduced": 1}
+                      for i in range(4)]
+    line = D.discuss_parts(data)[0]
+    assert "correlation with the driver 0.50 [0.50, 0.50]" in line and "blinks reproduced 50% [50%, 50%] of 8" in line
+
+
 def test_an_unused_decoder_is_a_known_defect(tmp_path, monkeypatch):
     data = _data(tmp_path, monkeypatch)
     data.generation["parts"] = {"lstm": {"reconstruction": {"decoder_share": 0.0002, "mouth_dec_open": 0.0003,

@@ -16,7 +16,7 @@ by stage (documented in docs/architecture.md, "What the report reads"):
 - train: ``reports/metrics/train-<t>.json`` and its ``_time.json`` (incl. any ``probe`` / ``keypoint_spread`` key) and the
   discriminator accuracy curves ``reports/train/<t>/plots/metrics/disc/acc_{real,fake}.tsv``;
 - generate: ``generate.metrics`` (JSON), ``<generate.reports>/per_video.csv`` (per-video metrics,
-  paired intervals), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
+  paired intervals), ``<generate.reports>/cross_identity.csv`` (per-pair cross-identity measures), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
   ``report.ablation_study`` and the ``metrics.json`` beside it (two-level intervals) when they exist;
 - detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
@@ -75,6 +75,7 @@ class ReportData:
     detect_ranking: list[dict[str, Any]] = field(default_factory=list)  # <report.tables>/detect_ranking.csv
     detect_study: dict[str, Any] = field(default_factory=dict)  # {"dir", "ranking", "pairwise", "intervals", "cross_generator", "compression"}
     ablation_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # data_mismatch of the multi-seed study
+    cross_pairs: list[dict[str, Any]] = field(default_factory=list)  # <generate.reports>/cross_identity.csv
     detect_study_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # ... of the detection study
 
 
@@ -355,6 +356,7 @@ def gather(params: Params) -> ReportData:
         train=train_results(params),
         generation=read_json(Path(params.generate.metrics)),
         per_video=read_csv(Path(params.generate.reports) / "per_video.csv"), evalnets=evalnets,
+        cross_pairs=read_csv(Path(params.generate.reports) / "cross_identity.csv"),
         detectors=rows, missing_detectors=missing,
         detect_intervals=read_csv(tables / "detect_intervals.csv"),
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),

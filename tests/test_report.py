@@ -587,6 +587,10 @@ def test_detection_study_sentences_come_from_its_tables(tmp_path, monkeypatch):
     assert lines[0].startswith("From scratch, each at its own budget: ranking")
     assert "face-id pretrained - scratch frame AUC -0.200 [-0.300, -0.100]: pretraining hurts." in lines[1]
     assert lines[2:] == ["cnn transfers.", "c23 recovers it."]
+    data.detect_study_data = {"data/faces": ("aaaaaaaa.dir,dddddddd.dir", "bbbbbbbb.dir")}
+    assert D.discuss_detect_study(data)[0] == (
+        "The detection study was run on other data than this report's (`data/faces` aaaaaaa, ddddddd there, "
+        "bbbbbbb here), so its verdicts describe the data it ran on; `make study-detect` reruns it on these.")
 
 
 def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
@@ -602,6 +606,35 @@ def test_parts_sentences_read_the_generate_metrics(tmp_path, monkeypatch):
     assert "blinks reproduced 30% of 10 (driving video 90%)" in lines[0]
     assert "keypoints carry R^2 -0.20 of the driver's mouth opening and 0.40 of its eye aperture" in lines[0]
     assert lines[1].startswith("lstm, cross-identity: mouth-opening")
+
+
+def test_part_intervals_resample_videos_and_pool_the_blinks():
+    same = [{"method": "m", "mouth_corr": 0.6, "blinks": 2, "blinks_reproduced": 1} for _ in range(5)]
+    ivs = D.part_intervals(same + [{"method": "other", "mouth_corr": 0.0}], "m")
+    assert (ivs["mouth_corr"].estimate, ivs["mouth_corr"].low, ivs["mouth_corr"].high) == pytest.approx((0.6, 0.6, 0.6))
+    assert (ivs["blink_fraction"].estimate, ivs["blink_fraction"].low) == pytest.approx((0.5, 0.5))
+    # pooled, not averaged: 3 of 4 blinks in one video and 0 of 0 in another is 75%, and that video's
+    # NaN correlation is left out of the mean
+    rows = [{"method": "m", "mouth_corr": 0.2, "blinks": 4, "blinks_reproduced": 3},
+            {"method": "m", "mouth_corr": math.nan, "blinks": 0, "blinks_reproduced": 0},
+            {"method": "m", "mouth_corr": 0.4, "blinks": 0, "blinks_reproduced": 0}]
+    ivs = D.part_intervals(rows, "m")
+    assert ivs["mouth_corr"].estimate == pytest.approx(0.3) and ivs["mouth_corr"].n == 2
+    assert ivs["blink_fraction"].estimate == pytest.approx(0.75)
+    assert 0.2 <= ivs["mouth_corr"].low <= 0.3 <= ivs["mouth_corr"].high <= 0.4
+    assert D.part_intervals([{"method": "m", "l1": 0.1}], "m") == {}
+
+
+def test_parts_sentences_carry_intervals_from_the_per_video_rows(tmp_path, monkeypatch):
+    data = _data(tmp_path, monkeypatch)
+    part = {"decoder_share": 0.01, "mouth_dec_open": 0.2, "mouth_dec_closed": 0.05, "eye_dec_blink": 0.1,
+            "eye_dec_open": 0.0, "mouth_corr": 0.5, "blinks": 10, "blinks_reproduced": 3, "blink_fraction": 0.3}
+    data.generation["parts"] = {"lstm": {"reconstruction": {**part, "blinks": 8, "blinks_reproduced": 4,
+                                                            "blink_fraction": 0.5}}}
+    data.per_video = [{"method": "lstm", "video_id": f"v{i}", "mouth_corr": 0.5, "blinks": 2, "blinks_reproduced": 1}
+                      for i in range(4)]
+    line = D.discuss_parts(data)[0]
+    assert "correlation with the driver 0.50 [0.50, 0.50]" in line and "blinks reproduced 50% [50%, 50%] of 8" in line
 
 
 def test_an_unused_decoder_is_a_known_defect(tmp_path, monkeypatch):
@@ -721,3 +754,44 @@ def test_motion_sentence_states_how_far_the_mouth_opens():
     assert "inner-lip gap of 0.410 of the inter-ocular distance at most (4.75 px; 90th percentile 0.340)" in text
     data.motion.pop("mouth_gap_max_iod")  # an older data stage: the sentence leaves the mouth out
     assert "inner-lip" not in D.motion_sentence(data)
+
+
+def _lock(path: Path, deps: dict[str, str] | None = None, outs: dict[str, str] | None = None) -> None:
+    import yaml
+
+    stage = {"cmd": "x", "deps": [{"path": p, "md5": h} for p, h in (deps or {}).items()],
+             "outs": [{"path": p, "md5": h} for p, h in (outs or {}).items()]}
+    _write(path, yaml.safe_dump({"schema": "2.0", "stages": {"s": stage}}))
+
+
+def test_data_mismatch_compares_what_a_study_read_with_what_this_run_wrote(tmp_path):
+    from lstmgan.report.gather import data_mismatch, study_lock
+
+    run, study = tmp_path / "dvc.lock", tmp_path / "study.lock"
+    _lock(run, deps={"lstmgan/data": "c0de"}, outs={"data/faces": "bbbb.dir", "data/pool": "cccc.dir"})
+    _lock(study, deps={"data/faces": "aaaa.dir", "data/pool": "cccc.dir", "lstmgan/data": "0ld"})
+    assert data_mismatch(study, run) == {"data/faces": ("aaaa.dir", "bbbb.dir")}  # code deps are not data
+    _lock(study, deps={"data/faces": "bbbb.dir"})
+    assert data_mismatch(study, run) == {}
+    assert data_mismatch(tmp_path / "absent.lock", run) == {} and data_mismatch(None, run) == {}
+    table = tmp_path / "studies" / "x" / "reports" / "tables" / "t.md"
+    _write(table, "|a|\n")
+    _lock(tmp_path / "studies" / "x" / "dvc.lock")
+    assert study_lock(table.relative_to(tmp_path)) is None  # relative paths: looked up from the current folder
+    assert study_lock(table) == tmp_path / "studies" / "x" / "dvc.lock"
+
+
+def test_a_study_run_on_other_data_says_so_wherever_its_verdicts_appear(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "proj")
+    _write_study(root, (-0.0003, -0.0005, -0.0001))
+    _lock(root / "dvc.lock", outs={"data/faces": "0c8bf8b6c9e4.dir"})
+    _lock(root / "studies" / "ablation" / "dvc.lock", deps={"data/faces": "2cf71af39729.dir"})
+    data = gather(_params(root, monkeypatch))
+    stale = ("run on other data than this report's (`data/faces` 2cf71af there, 0c8bf8b here), so its "
+             "verdicts describe the data it ran on; `make study-ablation` reruns it on these")
+    assert stale in D.study_basis(data)
+    assert stale in _thesis(D.thesis_rows(data), "The LSTM makes")["basis"]
+    assert stale in build_report(data.params).read_text()
+    _lock(root / "studies" / "ablation" / "dvc.lock", deps={"data/faces": "0c8bf8b6c9e4.dir"})
+    data = gather(_params(root, monkeypatch))
+    assert "other data" not in D.study_basis(data) and "other data" not in build_report(data.params).read_text()

@@ -429,6 +429,13 @@ def test_keypoint_spread_is_the_rms_distance_from_the_centroid_in_pixels():
     assert keypoint_spread_px(kp3, 2).item() == pytest.approx(((0.01 + 0.01 + 0.04) / 3) ** 0.5)
 
 
+def test_a_cadence_of_zero_means_at_the_last_step_only():
+    from lstmgan.gan.train import _due
+
+    assert [s for s in range(1, 11) if _due(s, 4, 10)] == [4, 8, 10]
+    assert [s for s in range(1, 11) if _due(s, 0, 10)] == [10]
+
+
 def test_wrong_pose_frames_pair_each_frame_with_another_clip_or_the_reversed_clip():
     """Known answer: with several clips, frame (i, j) becomes frame (i - 1, j) (another video, so
     another face and pose); with one clip, the clip reversed in time."""

@@ -242,7 +242,8 @@ def _data_order(sampler, dataset, epoch: int, skip: int, batch_size: int) -> lis
 
 
 def _due(step: int, every: int, last: int) -> bool:
-    return step % every == 0 or step == last
+    """Whether a periodic action (log, validate, checkpoint) runs at ``step``; ``every <= 0`` means at the last step only."""
+    return (every > 0 and step % every == 0) or step == last
 
 
 # --------------------------------------------------------------------------------------------

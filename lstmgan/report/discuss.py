@@ -207,9 +207,31 @@ def discuss_ablation(data: ReportData) -> list[str]:
     return out
 
 
+def part_intervals(rows: list[dict[str, Any]], method: str) -> dict[str, Interval]:
+    """``mouth_corr`` (mean of the per-video correlations) and ``blink_fraction`` (blinks reproduced
+    over all blinks) of ``method`` with 95% intervals, resampling its rows (test videos, or
+    cross-identity pairs); {} without rows carrying these columns."""
+    own = [r for r in rows if r.get("method") == method and "mouth_corr" in r]
+    if not own:
+        return {}
+    out = {"mouth_corr": bootstrap_mean([num(r.get("mouth_corr")) for r in own])}
+    blinks = np.array([num(r.get("blinks")) for r in own], np.float64)
+    shown = np.array([num(r.get("blinks_reproduced")) for r in own], np.float64)
+    ok = np.isfinite(blinks) & np.isfinite(shown)
+    if ok.any() and blinks[ok].sum() > 0:
+        blinks, shown = blinks[ok], shown[ok]
+
+        def fraction(i: np.ndarray) -> float:
+            return float(shown[i].sum() / blinks[i].sum()) if blinks[i].sum() > 0 else math.nan
+
+        out["blink_fraction"] = bootstrap_statistic(fraction, np.arange(len(blinks)), n_boot=2000)
+    return out
+
+
 def discuss_parts(data: ReportData) -> list[str]:
     """What the decoder paints and whether mouth and blinks follow the driver (generate metrics
-    ``parts``, :mod:`lstmgan.generate.parts`); point estimates over the test videos."""
+    ``parts``, :mod:`lstmgan.generate.parts`); the mouth correlation and the blink fraction with 95%
+    intervals over test videos (reconstruction) or pairs (cross-identity), the shares as means."""
     parts = data.generation.get("parts") or {}
     if not parts:
         return []
@@ -217,6 +239,12 @@ def discuss_parts(data: ReportData) -> list[str]:
     def f(v: Any, pct: bool = False) -> str:
         v = num(v)
         return "n/a" if not math.isfinite(v) else (f"{100 * v:.2g}%" if pct else f"{v:.2f}")
+
+    def g(p: dict[str, Any], ivs: dict[str, Interval], key: str) -> str:
+        iv, pct = ivs.get(key), key == "blink_fraction"
+        if iv is None or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+            return f(p.get(key), pct)
+        return f"{f(p.get(key), pct)} [{f(iv.low, pct)}, {f(iv.high, pct)}]"
 
     out = []
     for kind, what in (("reconstruction", "reconstruction"), ("cross", "cross-identity")):
@@ -234,10 +262,12 @@ def discuss_parts(data: ReportData) -> list[str]:
                 share += (f"its driving keypoints carry R^2 {f(carried.get('mouth_r2'))} of the driver's mouth opening "
                           f"and {f(carried.get('eye_r2'))} of its eye aperture (cross-validated linear fit over the "
                           "test videos; 1 = determined, 0 or below = nothing); ")
-            out.append(f"{method}, {what}: {share}mouth-opening correlation with the driver {f(p.get('mouth_corr'))} "
-                       f"(the driving video itself, through the same landmark network: {f(ceiling.get('mouth_corr'))}); "
-                       f"blinks reproduced {f(p.get('blink_fraction'), True)} of {int(num(p.get('blinks')) or 0)} "
-                       f"(driving video {f(ceiling.get('blink_fraction'), True)}).")
+            rows = data.per_video if kind == "reconstruction" else data.cross_pairs
+            ivs, ivs_drive = part_intervals(rows, method), part_intervals(rows, "driving-video")
+            out.append(f"{method}, {what}: {share}mouth-opening correlation with the driver {g(p, ivs, 'mouth_corr')} "
+                       f"(the driving video itself, through the same landmark network: "
+                       f"{g(ceiling, ivs_drive, 'mouth_corr')}); blinks reproduced {g(p, ivs, 'blink_fraction')} of "
+                       f"{int(num(p.get('blinks')) or 0)} (driving video {g(ceiling, ivs_drive, 'blink_fraction')}).")
     return out
 
 
@@ -273,13 +303,25 @@ def discuss_degraded(data: ReportData) -> list[str]:
     return out
 
 
+def other_data(mismatch: dict[str, tuple[str, str]], rerun: str) -> str:
+    """A clause saying that a study read other data than this run wrote (empty when it read the same)."""
+    if not mismatch:
+        return ""
+    folders = "; ".join(f"`{path}` {', '.join(h[:7] for h in read.split(','))} there, {wrote[:7]} here"
+                        for path, (read, wrote) in mismatch.items())
+    return (f"run on other data than this report's ({folders}), so its verdicts describe the data it ran "
+            f"on; `{rerun}` reruns it on these")
+
+
 def study_basis(data: ReportData) -> str:
     """How the study's intervals were made, in words (empty when no study was read)."""
     seeds, videos, steps = data.study.get("seeds") or [], data.study.get("videos"), data.study.get("steps")
     if not seeds:
         return ""
+    stale = other_data(data.ablation_data, "make study-ablation")
     return (f"two-level bootstrap over {len(seeds)} training seeds and {videos} test videos "
-            f"(multi-seed study{f', {steps} training steps per model' if steps else ''})")
+            f"(multi-seed study{f', {steps} training steps per model' if steps else ''}"
+            f"{f'; {stale}' if stale else ''})")
 
 
 def study_intervals(data: ReportData, a: str = "lstm", b: str = "none",
@@ -672,7 +714,8 @@ def discuss_detect_study(data: ReportData) -> list[str]:
     study = data.detect_study
     if not study:
         return []
-    out = []
+    stale = other_data(data.detect_study_data, "make study-detect")
+    out = [f"The detection study was {stale}."] if stale else []
     scratch = [r for r in study.get("ranking", []) if str(r.get("stage", "")).endswith("-scratch")]
     text = ranking_sentence(scratch, study.get("pairwise", []), None)
     if text:

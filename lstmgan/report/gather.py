@@ -16,13 +16,16 @@ by stage (documented in docs/architecture.md, "What the report reads"):
 - train: ``reports/metrics/train-<t>.json`` and its ``_time.json`` (incl. any ``probe`` / ``keypoint_spread`` key) and the
   discriminator accuracy curves ``reports/train/<t>/plots/metrics/disc/acc_{real,fake}.tsv``;
 - generate: ``generate.metrics`` (JSON), ``<generate.reports>/per_video.csv`` (per-video metrics,
-  paired intervals), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
+  paired intervals), ``<generate.reports>/cross_identity.csv`` (per-pair cross-identity measures), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
   ``report.ablation_study`` and the ``metrics.json`` beside it (two-level intervals) when they exist;
 - detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
   verdicts, written by the detector comparison) when they exist, and ``detect_ranking.csv``;
 - the detection study: ``<report.detect_study>/study_{ranking,pairwise,intervals,cross_generator,
-  compression}.csv`` when it has been run.
+  compression}.csv`` when it has been run;
+- each study's ``dvc.lock`` (the nearest one above its tables) beside this run's ``dvc.lock``: the
+  data folders a study read are compared by hash with those this run's stages wrote, so that a study
+  run on other data says so (:func:`data_mismatch`).
 """
 from __future__ import annotations
 
@@ -71,11 +74,30 @@ class ReportData:
     motion: dict[str, Any] = field(default_factory=dict)  # how much the test faces move (data stage)
     detect_ranking: list[dict[str, Any]] = field(default_factory=list)  # <report.tables>/detect_ranking.csv
     detect_study: dict[str, Any] = field(default_factory=dict)  # {"dir", "ranking", "pairwise", "intervals", "cross_generator", "compression"}
+    ablation_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # data_mismatch of the multi-seed study
+    cross_pairs: list[dict[str, Any]] = field(default_factory=list)  # <generate.reports>/cross_identity.csv
+    detect_study_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # ... of the detection study
 
 
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
+def _yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``, or {} when it is absent or unreadable (logged)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except Exception as err:  # noqa: BLE001 - any YAML error means "no record", logged
+        log.warning("%s: unreadable (%s)", path, err)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``, or {} when it is absent or unreadable (logged)."""
     try:
@@ -144,18 +166,7 @@ def read_series(path: Path) -> list[tuple[int, float]]:
 
 def read_lock(path: Path = DVC_LOCK) -> dict[str, dict[str, Any]]:
     """``{stage: {param key: value}}`` from dvc.lock (the params each stage last ran with); {} if absent."""
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        return {}
-    import yaml
-
-    try:
-        lock = yaml.safe_load(text)
-    except Exception as err:  # noqa: BLE001 - any YAML error means "no record", logged
-        log.warning("%s: unreadable (%s)", path, err)
-        return {}
-    stages = (lock or {}).get("stages") or {}
+    stages = _yaml(path).get("stages") or {}
     out = {}
     for name, stage in stages.items():
         params = (stage or {}).get("params") or {}
@@ -294,6 +305,38 @@ def detector_rows(params: Params) -> tuple[list[dict[str, Any]], list[str]]:
     return rows, missing
 
 
+def study_lock(tables: Path) -> Path | None:
+    """The ``dvc.lock`` of the study whose results lie at ``tables`` (a file or folder): the nearest one
+    in a folder above it, below the project root; None when there is none."""
+    for folder in Path(tables).parents:
+        if folder == Path(".") or str(folder) in ("", "/"):
+            return None
+        if (folder / "dvc.lock").is_file():
+            return folder / "dvc.lock"
+    return None
+
+
+def data_mismatch(study: Path | None, run: Path = DVC_LOCK) -> dict[str, tuple[str, str]]:
+    """``{data path: (hash the study read, hash this run wrote)}`` for each data folder a study's
+    stages depended on that this run's stages also wrote, where the two differ. {} when they agree
+    or a lock is missing. A study read more than one version of a folder: the hashes, comma-joined."""
+    if study is None:
+        return {}
+    written: dict[str, str] = {}
+    for stage in (_yaml(run).get("stages") or {}).values():
+        for out in (stage or {}).get("outs") or []:
+            if out.get("md5"):
+                written[str(out["path"])] = str(out["md5"])
+    read: dict[str, set[str]] = {}
+    for stage in (_yaml(study).get("stages") or {}).values():
+        for dep in (stage or {}).get("deps") or []:
+            path = str(dep.get("path", ""))
+            if path in written and dep.get("md5"):
+                read.setdefault(path, set()).add(str(dep["md5"]))
+    return {path: (",".join(sorted(hashes)), written[path])
+            for path, hashes in sorted(read.items()) if hashes != {written[path]}}
+
+
 def evalnets_time_path(params: Params) -> Path:
     """Where ``lstmgan evalnets`` records its wall time: ``<metrics stem>_time.json`` beside its metrics."""
     return timing_path(params.generate.evalnet_metrics)
@@ -313,6 +356,7 @@ def gather(params: Params) -> ReportData:
         train=train_results(params),
         generation=read_json(Path(params.generate.metrics)),
         per_video=read_csv(Path(params.generate.reports) / "per_video.csv"), evalnets=evalnets,
+        cross_pairs=read_csv(Path(params.generate.reports) / "cross_identity.csv"),
         detectors=rows, missing_detectors=missing,
         detect_intervals=read_csv(tables / "detect_intervals.csv"),
         detect_pairwise=read_csv(tables / "detect_pairwise.csv"),
@@ -320,7 +364,10 @@ def gather(params: Params) -> ReportData:
         study=read_json(study.with_name("metrics.json")) if study else {},
         motion=read_json(DATA_METRICS),
         detect_ranking=read_csv(tables / "detect_ranking.csv"),
-        detect_study=detect_study(Path(params.report.detect_study)) if params.report.detect_study else {})
+        detect_study=detect_study(Path(params.report.detect_study)) if params.report.detect_study else {},
+        ablation_data=data_mismatch(study_lock(study)) if study else {},
+        detect_study_data=(data_mismatch(study_lock(Path(params.report.detect_study)))
+                           if params.report.detect_study else {}))
 
 
 DETECT_STUDY_TABLES = ("ranking", "pairwise", "intervals", "cross_generator", "compression")

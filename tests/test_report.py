@@ -635,6 +635,8 @@ def test_parts_sentences_carry_intervals_from_the_per_video_rows(tmp_path, monke
                       for i in range(4)]
     line = D.discuss_parts(data)[0]
     assert "correlation with the driver 0.50 [0.50, 0.50]" in line and "blinks reproduced 50% [50%, 50%] of 8" in line
+    data.per_video = [{"method": "lstm", "video_id": "v", "mouth_corr": 0.5, "blinks": 2, "blinks_reproduced": 2}]
+    assert "[100%, 100%]" in D.discuss_parts(data)[0]  # never 1e+02%
 
 
 def test_an_unused_decoder_is_a_known_defect(tmp_path, monkeypatch):

@@ -238,7 +238,9 @@ def discuss_parts(data: ReportData) -> list[str]:
 
     def f(v: Any, pct: bool = False) -> str:
         v = num(v)
-        return "n/a" if not math.isfinite(v) else (f"{100 * v:.2g}%" if pct else f"{v:.2f}")
+        if not math.isfinite(v):
+            return "n/a"
+        return f"{100 * v:.0f}%" if pct and 100 * v >= 99.5 else (f"{100 * v:.2g}%" if pct else f"{v:.2f}")
 
     def g(p: dict[str, Any], ivs: dict[str, Interval], key: str) -> str:
         iv, pct = ivs.get(key), key == "blink_fraction"

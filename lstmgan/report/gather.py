@@ -16,7 +16,8 @@ by stage (documented in docs/architecture.md, "What the report reads"):
 - train: ``reports/metrics/train-<t>.json`` and its ``_time.json`` (incl. any ``probe`` / ``keypoint_spread`` key) and the
   discriminator accuracy curves ``reports/train/<t>/plots/metrics/disc/acc_{real,fake}.tsv``;
 - generate: ``generate.metrics`` (JSON), ``<generate.reports>/per_video.csv`` (per-video metrics,
-  paired intervals), ``<generate.reports>/cross_identity.csv`` (per-pair cross-identity measures), ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
+  paired intervals), ``<generate.reports>/cross_identity.csv`` (per-pair cross-identity measures),
+  ``<generate.tables>/ablation.{md,csv}``; a multi-seed study's table
   ``report.ablation_study`` and the ``metrics.json`` beside it (two-level intervals) when they exist;
 - detect: ``<detect.out>/<model>-<variant>/metrics.json`` (+ ``metrics_time.json``) and ``predictions.csv`` (one-class
   check), ``<report.tables>/detect_intervals.csv`` and ``detect_pairwise.csv`` (intervals and paired
@@ -74,8 +75,8 @@ class ReportData:
     motion: dict[str, Any] = field(default_factory=dict)  # how much the test faces move (data stage)
     detect_ranking: list[dict[str, Any]] = field(default_factory=list)  # <report.tables>/detect_ranking.csv
     detect_study: dict[str, Any] = field(default_factory=dict)  # {"dir", "ranking", "pairwise", "intervals", "cross_generator", "compression"}
-    ablation_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # data_mismatch of the multi-seed study
     cross_pairs: list[dict[str, Any]] = field(default_factory=list)  # <generate.reports>/cross_identity.csv
+    ablation_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # data_mismatch of the multi-seed study
     detect_study_data: dict[str, tuple[str, str]] = field(default_factory=dict)  # ... of the detection study
 
 

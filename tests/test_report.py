@@ -767,15 +767,15 @@ def _lock(path: Path, deps: dict[str, str] | None = None, outs: dict[str, str] |
 
 
 def test_data_mismatch_compares_what_a_study_read_with_what_this_run_wrote(tmp_path):
-    from lstmgan.report.gather import data_mismatch, study_lock
+    from lstmgan.report.gather import data_mismatch, lock_outputs, study_lock
 
     run, study = tmp_path / "dvc.lock", tmp_path / "study.lock"
     _lock(run, deps={"lstmgan/data": "c0de"}, outs={"data/faces": "bbbb.dir", "data/pool": "cccc.dir"})
     _lock(study, deps={"data/faces": "aaaa.dir", "data/pool": "cccc.dir", "lstmgan/data": "0ld"})
-    assert data_mismatch(study, run) == {"data/faces": ("aaaa.dir", "bbbb.dir")}  # code deps are not data
+    assert data_mismatch(study, lock_outputs(run)) == {"data/faces": ("aaaa.dir", "bbbb.dir")}  # code deps are not data
     _lock(study, deps={"data/faces": "bbbb.dir"})
-    assert data_mismatch(study, run) == {}
-    assert data_mismatch(tmp_path / "absent.lock", run) == {} and data_mismatch(None, run) == {}
+    assert data_mismatch(study, lock_outputs(run)) == {}
+    assert data_mismatch(tmp_path / "absent.lock", lock_outputs(run)) == {} and data_mismatch(None, lock_outputs(run)) == {}
     table = tmp_path / "studies" / "x" / "reports" / "tables" / "t.md"
     _write(table, "|a|\n")
     _lock(tmp_path / "studies" / "x" / "dvc.lock")

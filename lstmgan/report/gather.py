@@ -307,27 +307,30 @@ def detector_rows(params: Params) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def study_lock(tables: Path) -> Path | None:
-    """The ``dvc.lock`` of the study whose results lie at ``tables`` (a file or folder): the nearest one
-    in a folder above it, below the project root; None when there is none."""
+    """The ``dvc.lock`` of the study whose results lie at ``tables`` (a path relative to the project
+    root): the nearest one in a folder above it, below the root; None when there is none."""
     for folder in Path(tables).parents:
-        if folder == Path(".") or str(folder) in ("", "/"):
-            return None
+        if folder == Path("."):
+            break
         if (folder / "dvc.lock").is_file():
             return folder / "dvc.lock"
     return None
 
 
-def data_mismatch(study: Path | None, run: Path = DVC_LOCK) -> dict[str, tuple[str, str]]:
-    """``{data path: (hash the study read, hash this run wrote)}`` for each data folder a study's
-    stages depended on that this run's stages also wrote, where the two differ. {} when they agree
-    or a lock is missing. A study read more than one version of a folder: the hashes, comma-joined."""
+def lock_outputs(path: Path = DVC_LOCK) -> dict[str, str]:
+    """``{output path: md5}`` of every stage output recorded in a ``dvc.lock``; {} if absent."""
+    return {str(out["path"]): str(out["md5"])
+            for stage in (_yaml(path).get("stages") or {}).values()
+            for out in (stage or {}).get("outs") or [] if out.get("md5")}
+
+
+def data_mismatch(study: Path | None, written: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """``{data path: (hash the study read, hash this run wrote)}`` for each folder a study's stages
+    depended on that this run also wrote (``written``: :func:`lock_outputs`), where the two differ.
+    {} when they agree or the study has no lock. A study that read more than one version of a folder:
+    the hashes, comma-joined."""
     if study is None:
         return {}
-    written: dict[str, str] = {}
-    for stage in (_yaml(run).get("stages") or {}).values():
-        for out in (stage or {}).get("outs") or []:
-            if out.get("md5"):
-                written[str(out["path"])] = str(out["md5"])
     read: dict[str, set[str]] = {}
     for stage in (_yaml(study).get("stages") or {}).values():
         for dep in (stage or {}).get("deps") or []:
@@ -350,6 +353,7 @@ def gather(params: Params) -> ReportData:
     tables = Path(params.report.tables)
     study = Path(params.report.ablation_study) if params.report.ablation_study else None
     study = study if study and study.is_file() else None
+    written = lock_outputs()
     return ReportData(
         params=params, stages=expected_stages(params),
         times=stage_times(Path(params.report.notebooks), evalnets,
@@ -366,8 +370,8 @@ def gather(params: Params) -> ReportData:
         motion=read_json(DATA_METRICS),
         detect_ranking=read_csv(tables / "detect_ranking.csv"),
         detect_study=detect_study(Path(params.report.detect_study)) if params.report.detect_study else {},
-        ablation_data=data_mismatch(study_lock(study)) if study else {},
-        detect_study_data=(data_mismatch(study_lock(Path(params.report.detect_study)))
+        ablation_data=data_mismatch(study_lock(study), written) if study else {},
+        detect_study_data=(data_mismatch(study_lock(Path(params.report.detect_study)), written)
                            if params.report.detect_study else {}))
 
 

@@ -139,6 +139,12 @@ class GanLossParams:
     reconstruction: float = 10.0  # L1 pyramid
     decoded_reconstruction: float = 10.0  # L1 pyramid on the decoder's own image: trains the painter the occlusion chooses
     perceptual: float = 10.0  # VGG19 pyramid, only when ImageNet VGG19 weights are cached
+    face_parts: float = 0.0  # mean L1 inside the driver's mouth and eyes (boxes from its landmarks), each part as a frame
+    decoded_face_parts: float = 0.0  # the same on the decoder's own image (before blending)
+    face_parts_pad: float = 0.15  # the boxes' margin around their landmarks, x the inter-ocular distance
+    kp_landmarks: float = 10.0  # pulls keypoint k to landmark kp_anchors[k] on driving frames with landmarks
+    # upper and lower lip, mouth corners, chin, nose tip, right and left upper eyelid (iBUG-300W indices)
+    kp_anchors: list[int] = field(default_factory=lambda: [51, 57, 48, 54, 8, 30, 37, 44])
     equivariance_value: float = 10.0  # keypoints follow a random affine+TPS warp
     equivariance_jacobian: float = 10.0
     kp_spread: float = 10.0  # keeps keypoints apart (squared-distance margin below); 0 lets them collapse

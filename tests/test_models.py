@@ -525,3 +525,73 @@ def test_kp_generator_streams_through_the_animator() -> None:
     whole = Animator(nets, batch_size=7, adapt_scale=False).animate(source, driving)
     assert torch.allclose(chunked.frames, whole.frames, atol=1e-5)
     assert torch.allclose(chunked.occlusion, whole.occlusion, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# face-part term: the mouth and the eyes weigh as whole frames
+# --------------------------------------------------------------------------------------------
+def _face_landmarks(n: int = 1) -> torch.Tensor:
+    """(n, 68, 2) landmarks of a 64 px face: eyes centred at (21.5, 24) and (41.5, 24) (inter-ocular
+    20 px), mouth spanning x 26-37.4, y 43-45; NaN elsewhere."""
+    lm = torch.full((n, 68, 2), float("nan"))
+    for i in range(36, 42):
+        lm[:, i] = torch.tensor([19.0 + (i - 36), 24.0])
+    for i in range(42, 48):
+        lm[:, i] = torch.tensor([39.0 + (i - 42), 24.0])
+    for i in range(48, 68):
+        lm[:, i] = torch.tensor([26.0 + (i - 48) * 0.6, 43.0 + (i % 3)])
+    return lm
+
+
+def test_part_masks_are_the_parts_boxes_widened_by_a_share_of_the_interocular_distance() -> None:
+    lm = _face_landmarks(2)
+    lm[1, 50] = float("nan")  # one unknown mouth landmark: that frame's mouth is not valid
+    masks, valid = L.part_masks(lm, 64, pad=0.15)  # margin 3 px
+    assert masks.shape == (2, 3, 64, 64)
+    assert valid.tolist() == [[True, True, True], [False, True, True]]
+    ys, xs = torch.nonzero(masks[0, 0], as_tuple=True)  # mouth: x 26-37.4, y 43-45, +-3 px
+    assert (int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())) == (23, 40, 40, 48)
+    ys, xs = torch.nonzero(masks[0, 1], as_tuple=True)  # right eye: x 19-24, y 24, +-3 px
+    assert (int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())) == (16, 27, 21, 27)
+
+
+def test_part_l1_is_the_mean_over_valid_parts_of_the_error_inside_each_box() -> None:
+    lm = _face_landmarks(2)
+    lm[1] = float("nan")  # a frame without landmarks counts for nothing
+    target = torch.zeros(2, 3, 64, 64)
+    prediction = torch.zeros(2, 3, 64, 64)
+    prediction[0, :, 44, 30] = 1.0  # one wrong pixel inside the mouth box (18 x 9 = 162 pixels)
+    prediction[0, :, 5, 5] = 1.0  # and one outside every box
+    prediction[1] = 1.0
+    masks, _ = L.part_masks(lm[:1], 64, pad=0.15)
+    mouth_pixels = int(masks[0, 0].sum())
+    assert mouth_pixels == 162
+    expected = (1.0 / mouth_pixels + 0.0 + 0.0) / 3  # three valid parts of frame 0
+    assert float(L.part_l1(prediction, target, lm)) == pytest.approx(expected)
+    assert float(L.part_l1(prediction, target, torch.full_like(lm, float("nan")))) == 0.0
+
+
+def test_face_part_terms_need_landmarks_and_reach_both_images() -> None:
+    torch.manual_seed(0)
+    source, driving = torch.rand(1, 3, 32, 32), torch.rand(1, 2, 3, 32, 32)
+    lm = (_face_landmarks(2) / 2).view(1, 2, 68, 2)  # the same face at 32 px
+    gan = tiny(temporal="none", loss={"face_parts": 10.0, "decoded_face_parts": 10.0})
+    model = GeneratorFullModel(build_networks(gan, 32), gan, 32)
+    without, _ = model(source, driving)
+    assert "face_parts" not in without and "decoded_face_parts" not in without
+    with_lm, _ = model(source, driving, landmarks=lm)
+    assert float(with_lm["face_parts"].detach()) > 0 and float(with_lm["decoded_face_parts"].detach()) > 0
+    assert float(with_lm["decoded_face_parts"].detach()) != pytest.approx(float(with_lm["face_parts"].detach()))
+
+
+def test_keypoint_landmark_l1_pulls_the_first_keypoints_to_their_landmarks() -> None:
+    size = 33  # pixel 16 is the centre: normalised 0
+    lm = torch.full((2, 68, 2), float("nan"))
+    lm[0, 57] = torch.tensor([16.0, 24.0])  # normalised (0, 0.5)
+    lm[0, 8] = torch.tensor([0.0, 32.0])  # normalised (-1, 1)
+    kp = torch.zeros(2, 4, 2)
+    kp[0, 1] = torch.tensor([-1.0, 0.5])  # keypoint 1 anchored to landmark 8: off by (0, 0.5)
+    kp[0, 2:] = 5.0  # unanchored keypoints cost nothing
+    # keypoint 0 -> landmark 57: off by 0.5 in y; frame 1 has no landmarks
+    assert float(L.keypoint_landmark_l1(kp, lm, [57, 8], size)) == pytest.approx((0.5 + 0.5) / 2)
+    assert float(L.keypoint_landmark_l1(kp, torch.full_like(lm, float("nan")), [57, 8], size)) == 0.0

@@ -32,6 +32,7 @@ def face(t: int, mouth_gap: np.ndarray, eye_height: np.ndarray) -> np.ndarray:
 def test_geometry_known_answers():
     lm = face(2, np.array([0.0, 6.0]), np.array([4.0, 4.0]))
     assert L.interocular(lm) == pytest.approx([24.0, 24.0])
+    assert L.lip_gap(lm) == pytest.approx([0.0, 6.0])
     assert L.mouth_opening(lm) == pytest.approx([0.0, 0.25])
     assert L.eye_aperture(lm) == pytest.approx([0.5, 0.5])  # (4 + 4) / (2 * 8)
     square = P.polygon_mask(np.array([[2, 2], [6, 2], [6, 6], [2, 6]]), (10, 10))

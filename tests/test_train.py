@@ -523,6 +523,36 @@ def test_tbptt_samples_are_consecutive_clips_of_one_video(store_root, tmp_path):
     assert torch.equal(kp_frames, wanted.float().div(255).permute(0, 3, 1, 2))
 
 
+def test_samples_carry_the_driving_landmarks_when_a_face_part_loss_needs_them(tmp_path):
+    from lstmgan.gan.clips import ClipDataset
+    from lstmgan.media.store import StoreWriter, open_store
+
+    root = tmp_path / "faces"
+    rng = np.random.default_rng(0)
+    with StoreWriter(root, size=SIZE, fps=25, kind="synth", write_videos=False) as writer:
+        for split in ("train", "val"):
+            for v in range(2):
+                landmarks = rng.uniform(4, SIZE - 4, (FRAMES, 68, 2)).astype(np.float32)
+                writer.add_video(f"{split}_v{v}", f"{split}{v}", split, _disc_video(rng), landmarks=landmarks)
+    store = open_store(root)
+    plain = ClipDataset(store, "train", CLIP, seed=0)
+    with_lm = ClipDataset(store, "train", CLIP, seed=0, landmarks=True)
+    for index in (0, len(with_lm) - 1):
+        ref = with_lm.ref(index)
+        source, driving, kp_frames, landmarks = with_lm[index]
+        assert torch.equal(source, plain[index][0]) and torch.equal(driving, plain[index][1])
+        assert torch.equal(kp_frames, driving)  # no degraded copy asked for: the clean frames
+        wanted = np.array(store.landmarks(ref.video_id)[ref.start:ref.start + CLIP], np.float32)
+        assert landmarks.shape == (CLIP, 68, 2) and landmarks.dtype == torch.float32
+        assert torch.equal(landmarks, torch.from_numpy(wanted))
+    # and training reads them: the term is logged
+    metrics = _train(root, tmp_path / "run", "gan.train.steps=1", "gan.loss.face_parts=10",
+                     "gan.train.degraded_driving=0", "gan.run.val_every=1", "gan.run.log_every=1")
+    assert metrics["steps"] == 1
+    logged = (tmp_path / "run" / "logs" / "plots" / "metrics" / "gen" / "face_parts.tsv").read_text().split()
+    assert logged[:2] == ["step", "face_parts"] and float(logged[-1]) > 0
+
+
 def _step_models(store_root: Path, *extra: str):
     """(gan, networks, generator and discriminator full models, optimisers), seeded."""
     from lstmgan.gan.train import make_optimizers

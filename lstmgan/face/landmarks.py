@@ -18,11 +18,16 @@ def interocular(landmarks: np.ndarray) -> np.ndarray:
     return np.linalg.norm(lm[:, list(EYES[0])].mean(1) - lm[:, list(EYES[1])].mean(1), axis=1)
 
 
-def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """(T,) mean gap between facing inner-lip points over the inter-ocular distance (0 = closed)."""
+def lip_gap(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) mean distance between facing inner-lip points, pixels (0 = closed)."""
     lm = np.asarray(landmarks, np.float64)
-    gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
-    return gap / np.maximum(interocular(lm), 1e-6)
+    return np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
+
+
+def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) :func:`lip_gap` over the inter-ocular distance: how open the mouth is, whatever the face's size."""
+    lm = np.asarray(landmarks, np.float64)
+    return lip_gap(lm) / np.maximum(interocular(lm), 1e-6)
 
 
 def eye_aperture(landmarks: np.ndarray) -> np.ndarray:

@@ -35,6 +35,13 @@ def _to_tensor(frames: np.ndarray):
     return tensor.movedim(-1, -3).contiguous()
 
 
+def _float_tensor(array: np.ndarray):
+    """A float32 tensor copy of ``array`` (e.g. memory-mapped landmark rows)."""
+    import torch
+
+    return torch.from_numpy(np.array(array, dtype=np.float32))
+
+
 @dataclass(frozen=True)
 class ClipRef:
     """Where a sample's frames are: video, source frame index, first driving frame index, and
@@ -107,7 +114,7 @@ class ClipDataset(_StoreClips):
     """
 
     def __init__(self, store, split: str, clip_len: int, seed: int = 0, degraded: float = 0.0,
-                 clips: int = 1):
+                 clips: int = 1, landmarks: bool = False):
         super().__init__(store, split, clip_len, clips)
         if not 0.0 <= degraded <= 1.0:
             raise UserError(f"gan.train.degraded_driving must be in [0, 1], got {degraded}")
@@ -117,6 +124,7 @@ class ClipDataset(_StoreClips):
                             "`dvc repro prepare`, or set gan.train.degraded_driving: 0")
         self.seed = seed
         self.degraded = float(degraded)
+        self.landmarks = bool(landmarks)
         self.epoch = 0
         starts = [int(r.frames) - self.window + 1 for r in self.videos]
         self._cumulative = np.cumsum([0] + starts)
@@ -141,8 +149,12 @@ class ClipDataset(_StoreClips):
         return ClipRef(record.video_id, source, start, degraded)
 
     def __getitem__(self, index: int):
-        """(source, driving), or (source, driving, keypoint frames) when ``degraded`` > 0."""
+        """(source, driving); (source, driving, keypoint frames) when ``degraded`` > 0; and
+        (source, driving, keypoint frames, driving landmarks (T, 68, 2)) when ``landmarks``."""
         ref = self.ref(index)
+        if self.landmarks:
+            window = self.store.landmarks(ref.video_id)[ref.start:ref.start + self.window]
+            return (*self._load_with_kp_frames(ref), _float_tensor(window))
         return self._load_with_kp_frames(ref) if self.degraded > 0 else self._load(ref)
 
 

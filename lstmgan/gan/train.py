@@ -154,11 +154,12 @@ def _no_sync_unless(model: nn.Module, last: bool):
 def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[str, Any],
                source: Tensor, driving: Tensor, gan: GanParams, amp: torch.dtype | None,
                step: int, last_checkpoint: Path | None = None, world: int = 1,
-               kp_frames: Tensor | None = None) -> dict[str, float]:
+               kp_frames: Tensor | None = None, landmarks: Tensor | None = None) -> dict[str, float]:
     """One generator update then one discriminator update; returns the loss terms as floats.
 
     ``kp_frames`` (B,T,3,S,S), when given, are what the keypoint detector reads for the driving
     frames (the degraded copy); every loss still compares with the clean ``driving``.
+    ``landmarks`` (B,T,68,2), when given, are the driving frames' landmarks (``gan.loss.face_parts``).
 
     With ``gan.train.tbptt_clips`` = n, ``driving`` (and ``kp_frames``) hold n consecutive clips of
     each video, (B, n*T, ...): truncated backpropagation through time. The clips run in order, the
@@ -183,6 +184,7 @@ def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[
     clips = gan.train.tbptt_clips
     driving_clips = split_clips(driving, clips)
     kp_clips = split_clips(kp_frames, clips) if kp_frames is not None else [None] * clips
+    lm_clips = split_clips(landmarks, clips) if landmarks is not None else [None] * clips
 
     # ---- generator: the clips in order, state carried detached, gradients summed over the clips
     opt_g = optimizers["generator"]
@@ -190,10 +192,10 @@ def train_step(gen_model: nn.Module, disc_model: nn.Module, optimizers: Mapping[
     values: dict[str, float] = {}
     generated_clips: list[dict[str, Any]] = []
     state = None  # the generator's recurrent state (ConvLSTM and/or keypoint GRU); None = zeros
-    for index, (clip, kp_clip) in enumerate(zip(driving_clips, kp_clips)):
+    for index, (clip, kp_clip, lm_clip) in enumerate(zip(driving_clips, kp_clips, lm_clips)):
         with _no_sync_unless(gen_model, last=index == clips - 1):
             with autocast:
-                gen_losses, generated = gen_model(source, clip, kp_clip, state)
+                gen_losses, generated = gen_model(source, clip, kp_clip, state, lm_clip)
             clip_values = host_values({f"gen/{k}": v for k, v in gen_losses.items()}, world)
             check_finite(clip_values, step, last_checkpoint)
             (sum(gen_losses.values()) / clips).backward()
@@ -292,7 +294,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
         raise UserError(f"{store.root}: frames are {image_size} px but data.size is {params.data.size}; "
                         f"set data.size={image_size} (checkpoints record it to rebuild the networks)")
     train_set = ClipDataset(store, "train", gan.train.clip_len, seed=params.seed, degraded=gan.train.degraded_driving,
-                            clips=gan.train.tbptt_clips)
+                            clips=gan.train.tbptt_clips, landmarks=bool(gan.loss.face_parts or gan.loss.decoded_face_parts or gan.loss.kp_landmarks))
     if len(train_set) < gan.train.batch_size * world:
         raise UserError(f"{store.root}: {len(train_set)} training clips, fewer than one batch "
                         f"({gan.train.batch_size} x {world} processes); lower gan.train.batch_size")
@@ -348,14 +350,14 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
                                 num_workers=gan.run.num_workers, pin_memory=device.type == "cuda",
                                 generator=torch.Generator())  # never draws from the global RNG
             tick = time.perf_counter()
-            for source, driving, *kp_frames in loader:
+            for source, driving, *extra in loader:  # extra: [keypoint frames[, landmarks]] (ClipDataset)
                 source = source.to(device, non_blocking=True)
                 driving = driving.to(device, non_blocking=True)
-                kp_frames = kp_frames[0].to(device, non_blocking=True) if kp_frames else None
+                kp_frames, landmarks = (*[x.to(device, non_blocking=True) for x in extra], None, None)[:2]
                 if gan.train.channels_last and device.type == "cuda":
                     source = source.contiguous(memory_format=torch.channels_last)
                 values = train_step(gen_model, disc_model, optimizers, source, driving, gan, amp,
-                                    state.step + 1, state.last_checkpoint, world, kp_frames)
+                                    state.step + 1, state.last_checkpoint, world, kp_frames, landmarks)
                 lr = schedulers["generator"].get_last_lr()[0]
                 for sched in schedulers.values():
                     sched.step()

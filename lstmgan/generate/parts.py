@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmgan.face.landmarks import EYES, INNER_LIP_PAIRS, eye_aperture, mouth_opening
+from lstmgan.face.landmarks import EYES, eye_aperture, lip_gap, mouth_opening
 
 MOUTH_INNER = tuple(range(60, 68))
 MOUTH_OPEN = 0.12  # inner-lip gap / inter-ocular distance above which the mouth counts as open
@@ -70,8 +70,7 @@ def regions(landmarks: np.ndarray, part: str) -> list[list[np.ndarray]]:
     """
     lm = np.asarray(landmarks, np.float64)
     if part == "mouth":
-        gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=1) for a, b in INNER_LIP_PAIRS], axis=0)
-        h = max(float(np.percentile(gap, 90)), 1.0)
+        h = max(float(np.percentile(lip_gap(lm), 90)), 1.0)
         return [[band(f[60], f[64], h)] for f in lm]
     if part == "eyes":
         out = []

@@ -97,9 +97,12 @@ class GeneratorFullModel(nn.Module):
         self.perceptual = load_perceptual_if_used(gan)
 
     def forward(self, source: Tensor, driving: Tensor, kp_input: Tensor | None = None,
-                state: dict[str, Any] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+                state: dict[str, Any] | None = None, landmarks: Tensor | None = None
+                ) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """``kp_input`` (B,T,3,S,S): the frames the keypoint detector reads for ``driving`` (a
         degraded copy; default the clean frames); every loss compares with the clean ``driving``.
+        ``landmarks`` (B,T,68,2): the driving frames' pixel landmarks (NaN where unknown), which
+        place the ``face_parts`` term; without them that term is left out.
 
         ``state``: the generator's recurrent state at the clip's first frame (None: zeros), e.g. the
         previous clip's, detached, when training carries it across consecutive clips; the state
@@ -123,6 +126,15 @@ class GeneratorFullModel(nn.Module):
         if gan.loss.decoded_reconstruction:
             losses["decoded_reconstruction"] = gan.loss.decoded_reconstruction * L.pyramid_l1(
                 out["decoded"].flatten(0, 1).float(), frames32, gan.loss.pyramid_scales)
+        if landmarks is not None:
+            for name, weight, image in (("face_parts", gan.loss.face_parts, pred_frames),
+                                        ("decoded_face_parts", gan.loss.decoded_face_parts, out["decoded"].flatten(0, 1))):
+                if weight:
+                    losses[name] = weight * L.part_l1(image.float(), frames32, landmarks.flatten(0, 1),
+                                                      gan.loss.face_parts_pad)
+        if landmarks is not None and gan.loss.kp_landmarks:
+            losses["kp_landmarks"] = gan.loss.kp_landmarks * L.keypoint_landmark_l1(
+                kp_frames["value"], landmarks.flatten(0, 1), gan.loss.kp_anchors, self.image_size)
         if self.perceptual is not None and gan.loss.perceptual:
             losses["perceptual"] = gan.loss.perceptual * self.perceptual(pred_frames, frames32, gan.loss.pyramid_scales)
         if gan.loss.equivariance_value or gan.loss.equivariance_jacobian:

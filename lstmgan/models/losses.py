@@ -28,6 +28,63 @@ def pyramid_l1(prediction: Tensor, target: Tensor, scales: list[float]) -> Tenso
     return total / max(len(scales), 1)
 
 
+# 68-point landmark indices of the parts a talking face moves most and warping renders least
+FACE_PARTS = {"mouth": tuple(range(48, 68)), "right_eye": tuple(range(36, 42)), "left_eye": tuple(range(42, 48))}
+
+
+def part_masks(landmarks: Tensor, size: int, pad: float) -> tuple[Tensor, Tensor]:
+    """Boxes around each of :data:`FACE_PARTS` in each frame: ((N, P, S, S) bool masks, (N, P) valid).
+
+    ``landmarks`` (N, 68, 2) are pixel (x, y), NaN where unknown; a box spans its part's landmarks
+    widened by ``pad`` x the inter-ocular distance on every side (a closed mouth or eye still gets
+    the band its opening would fill). A frame whose part has a NaN landmark is not valid.
+    """
+    lm = landmarks.float()
+    eyes = [lm[:, list(FACE_PARTS[name])].mean(1) for name in ("right_eye", "left_eye")]
+    margin = (pad * (eyes[0] - eyes[1]).norm(dim=-1)).nan_to_num(0.0)[:, None]  # (N, 1)
+    grid = torch.arange(size, device=lm.device, dtype=lm.dtype)
+    masks, valid = [], []
+    for index in FACE_PARTS.values():
+        pts = lm[:, list(index)]
+        ok = torch.isfinite(pts).all(-1).all(-1)
+        pts = pts.nan_to_num(0.0)
+        lo, hi = pts.amin(1) - margin, pts.amax(1) + margin  # (N, 2)
+        inside_x = (grid[None] >= lo[:, :1]) & (grid[None] <= hi[:, :1])  # (N, S)
+        inside_y = (grid[None] >= lo[:, 1:]) & (grid[None] <= hi[:, 1:])
+        masks.append(inside_y[:, :, None] & inside_x[:, None, :])
+        valid.append(ok & masks[-1].flatten(1).any(1))
+    return torch.stack(masks, 1), torch.stack(valid, 1)
+
+
+def part_l1(prediction: Tensor, target: Tensor, landmarks: Tensor, pad: float = 0.15) -> Tensor:
+    """Mean L1 inside the mouth and each eye (:func:`part_masks` of the target's landmarks).
+
+    Each part counts as much as a whole frame however few pixels it covers, so the mouth (about
+    2% of a 64 px face crop) and the eyelids weigh in the loss as they do in a viewer's eye; frames
+    without landmarks (NaN) are left out, and with none at all the term is 0.
+    """
+    masks, valid = part_masks(landmarks, prediction.shape[-1], pad)
+    error = (prediction - target).abs().mean(1)  # (N, S, S)
+    weights = masks.float()
+    per_part = (error[:, None] * weights).sum((-2, -1)) / weights.sum((-2, -1)).clamp(min=1.0)
+    per_part = torch.where(valid, per_part, torch.zeros_like(per_part))
+    return per_part.sum() / valid.sum().clamp(min=1)
+
+
+def keypoint_landmark_l1(kp_value: Tensor, landmarks: Tensor, anchors: list[int], size: int) -> Tensor:
+    """Mean L1 between the first ``len(anchors)`` keypoints and those landmarks, in [-1, 1] units.
+
+    ``kp_value`` (N, K, 2) normalised (x, y); ``landmarks`` (N, 68, 2) pixel (x, y), NaN where
+    unknown (left out; with none at all the term is 0). Keypoint k is pulled to landmark
+    ``anchors[k]`` (for k below both K and the number of anchors); the other keypoints stay unsupervised.
+    """
+    anchors = list(anchors)[:kp_value.shape[1]]
+    target = landmarks[:, anchors].float() * (2.0 / (size - 1)) - 1.0  # (N, A, 2)
+    error = (kp_value[:, :len(anchors)] - target).abs().sum(-1)  # (N, A)
+    valid = torch.isfinite(error)
+    return torch.where(valid, error, torch.zeros_like(error)).sum() / valid.sum().clamp(min=1)
+
+
 class VGG19Perceptual(nn.Module):
     """Perceptual pyramid loss on the relu1_1..relu5_1 features of an ImageNet VGG19 (frozen)."""
 

@@ -61,8 +61,9 @@ def render_model_card(data: ReportData, weights_json: Path) -> str:
          "this run's, with 95% intervals where the pipeline records them. [REPORT.md](reports/REPORT.md) "
          "has every result.\n",
          "## What they are\n",
-         "Face-reenactment generators of the first-order-motion family: an unsupervised keypoint detector "
-         "(keypoints with local affine jacobians), a dense-motion network (occlusion-aware flow) and a "
+         "Face-reenactment generators of the first-order-motion family: a keypoint detector (keypoints "
+         "with local affine jacobians, some of them anchored to facial landmarks during training, the rest "
+         "unsupervised), a dense-motion network (occlusion-aware flow) and a "
          "generator that warps the source face. `lstm` carries a ConvLSTM state across frames (the thesis "
          "model); `none` is the frame-by-frame baseline. Given one source face image and a driving video, "
          "they produce a video of the source face moving like the driver: a deepfake.\n",

@@ -142,6 +142,7 @@ class GanLossParams:
     face_parts: float = 0.0  # mean L1 inside the driver's mouth and eyes (boxes from its landmarks), each part as a frame
     decoded_face_parts: float = 0.0  # the same on the decoder's own image (before blending)
     face_parts_pad: float = 0.15  # the boxes' margin around their landmarks, x the inter-ocular distance
+    occlusion_paint: float = 0.0  # -log(1 - occlusion) where the driver's mouth is open or an eye closes: the decoder draws them
     kp_landmarks: float = 10.0  # pulls keypoint k to landmark kp_anchors[k] on driving frames with landmarks
     # upper and lower lip, mouth corners, chin, nose tip, right and left upper eyelid (iBUG-300W indices)
     kp_anchors: list[int] = field(default_factory=lambda: [51, 57, 48, 54, 8, 30, 37, 44])

@@ -103,3 +103,14 @@ def test_tables_markdown_and_files(tmp_path) -> None:
     assert list(wide.columns) == ["l1", "l1_low", "l1_high", "flicker", "flicker_low", "flicker_high"]
     assert wide.loc["copy-source", "l1_low"] == pytest.approx(0.5)
     assert len(pd.read_csv(comp_csv)) == 6 and md_path.read_text() == C.format_markdown(means, comps, "n")
+
+
+def test_mouth_opening_is_better_higher_and_the_decoder_share_only_differs() -> None:
+    # lstm follows the driver's mouth more closely (mouth_corr up: better) and paints more of the
+    # image (decoder_share up: a description of how, not a judgement)
+    df = frame({"lstm": {"mouth_corr": [0.6, 0.7, 0.8], "decoder_share": [0.2, 0.3, 0.4]},
+                "none": {"mouth_corr": [0.4, 0.5, 0.6], "decoder_share": [0.0, 0.1, 0.2]}})
+    comps = C.comparisons_table(df, [("lstm", "none")], ["mouth_corr", "decoder_share"])
+    assert dict(zip(comps.metric, comps.verdict)) == {"mouth_corr": "better", "decoder_share": "higher"}
+    assert ("better on mouth_corr; worse on no metric; higher (descriptive) on decoder_share; "
+            "not resolved at this budget on no metric") in C.summary_sentence(comps)

@@ -91,3 +91,27 @@ def test_carried_r2_is_one_for_a_determined_part_and_not_above_zero_for_noise():
     assert carried_r2(feats, determined) == pytest.approx(1.0, abs=1e-3)
     assert carried_r2(feats, noise) < 0.05
     assert np.isnan(carried_r2(feats[:1], determined[:1]))
+
+
+def test_paint_masks_mark_the_open_mouth_and_the_closing_eyes():
+    import torch
+
+    from lstmgan.models import losses as ML
+
+    gt = face(4, np.array([0.0, 6.0, 0.0, 0.0]), np.array([4.0, 4.0, 0.4, 4.0]))  # open mouth at 1, blink at 2
+    lm = torch.tensor(gt, dtype=torch.float32)[None]  # (1, 4, 68, 2)
+    masks = ML.paint_masks(lm, 64, pad=0.15)
+    assert masks.shape == (4, 64, 64) and masks[0].sum() == 0 and masks[3].sum() == 0
+    assert masks[1].sum() == 13 * 7 and masks[1, 41:48, 26:39].all()  # the inner lips' box, ends included
+    assert masks[2].sum() == 2 * 15 * 7  # each eye's box widened by 0.15 x 24 px = 3.6 px
+    unknown = lm.clone()
+    unknown[0, 1, 62] = float("nan")
+    assert ML.paint_masks(unknown, 64, 0.15)[1].sum() == 0
+    # the term: -log(1 - occlusion) inside the masks, 0 without them, alive where the map is saturated
+    half = torch.full((1, 4, 1, 32, 32), 0.5)
+    assert ML.occlusion_paint(half, lm, 64).item() == pytest.approx(np.log(2.0))
+    assert ML.occlusion_paint(half, lm[:, [0, 3]], 64).item() == 0.0
+    logit = torch.full((1, 4, 1, 32, 32), 12.0, requires_grad=True)
+    ML.occlusion_paint(torch.sigmoid(logit), lm, 64).backward()
+    inside = ML.paint_masks(lm * 0.5, 32, 0.15).view(1, 4, 1, 32, 32)
+    assert logit.grad[inside].min() > 0 and logit.grad[~inside].abs().max() == 0

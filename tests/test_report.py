@@ -797,3 +797,14 @@ def test_a_study_run_on_other_data_says_so_wherever_its_verdicts_appear(tmp_path
     _lock(root / "studies" / "ablation" / "dvc.lock", deps={"data/faces": "0c8bf8b6c9e4.dir"})
     data = gather(_params(root, monkeypatch))
     assert "other data" not in D.study_basis(data) and "other data" not in build_report(data.params).read_text()
+
+
+def test_report_groups_descriptive_metrics_apart_from_verdicts() -> None:
+    up, down = Interval(0.2, 0.1, 0.3), Interval(-0.2, -0.3, -0.1)
+    groups = D.by_verdict({"mouth_corr": down, "blinks_reproduced": up, "decoder_share": up,
+                           "cross_eye_dec_blink": down, "flicker": up})
+    assert groups["better"] == ["blinks_reproduced"] and groups["worse"] == ["mouth_corr", "flicker"]
+    assert (groups["higher"], groups["lower"]) == (["decoder_share"], ["cross_eye_dec_blink"])
+    assert D.described(groups) == ("; higher (descriptive, no better side) on decoder_share"
+                                   "; lower (descriptive, no better side) on cross_eye_dec_blink")
+    assert D.described(D.by_verdict({"flicker": up})) == ""

@@ -70,3 +70,24 @@ def test_grouped_statistic_keeps_groups_together():
 def test_same_seed_same_interval():
     x = np.arange(25.0)
     assert bootstrap_mean(x, seed=7) == bootstrap_mean(x, seed=7)
+
+
+def test_every_generation_metric_has_one_direction():
+    from lstmgan.generate.evaluate import CROSS_METRICS, RECON_METRICS
+    from lstmgan.generate.parts import PART_METRICS
+    from lstmgan.utils.stats import DESCRIPTIVE, HIGHER_IS_BETTER, higher_is_better
+
+    assert not HIGHER_IS_BETTER & DESCRIPTIVE
+    assert {m for m in PART_METRICS if higher_is_better(m)} == {"mouth_corr", "blinks_reproduced"}
+    assert {m for m in PART_METRICS if higher_is_better(m) is None} == DESCRIPTIVE
+    assert [m for m in (*RECON_METRICS, *CROSS_METRICS) if higher_is_better(m) is None] == []
+    assert higher_is_better("cross_mouth_corr") is True and higher_is_better("cross_decoder_share") is None
+    assert higher_is_better("flicker") is False and higher_is_better("cross_identity") is False
+
+
+def test_a_descriptive_metric_says_higher_or_lower_never_better():
+    up, down = Interval(0.2, 0.1, 0.3), Interval(-0.2, -0.3, -0.1)
+    assert (verdict(up, None), verdict(down, None)) == ("higher", "lower")
+    assert verdict(Interval(0.0, -0.1, 0.1), None) == "not resolved"
+    assert "no better side" in verdict_sentence("lstm", "none", "decoder_share", up, None)
+    assert verdict_sentence("lstm", "none", "decoder_share", up, None).startswith("lstm has higher decoder_share")

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lstmgan.utils.io import atomic_write_text, read_metrics
-from lstmgan.utils.stats import HIGHER_IS_BETTER, Interval, bootstrap_statistic, verdict
+from lstmgan.utils.stats import Interval, bootstrap_statistic, higher_is_better, verdict
 from lstmgan.utils.tables import format_interval, markdown_table
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def pairwise_table(stages: dict[str, dict[str, Any]], metrics: Sequence[str] = (
                 for lv in levels:
                     iv = paired_interval(scored[(a, lv)], scored[(b, lv)], metric, n_boot, seed)
                     rows.append({"a": a, "b": b, "metric": metric, "level": lv, "difference": iv.estimate,
-                                 "low": iv.low, "high": iv.high, "verdict": verdict(iv, metric in HIGHER_IS_BETTER)})
+                                 "low": iv.low, "high": iv.high, "verdict": verdict(iv, higher_is_better(metric))})
     return pd.DataFrame(rows, columns=["a", "b", "metric", "level", "difference", "low", "high", "verdict"])
 
 

@@ -10,6 +10,9 @@ import numpy as np
 
 EYES = (tuple(range(36, 42)), tuple(range(42, 48)))
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper, lower inner-lip points facing each other
+MOUTH_INNER = tuple(range(60, 68))  # the inner-lip contour
+MOUTH_OPEN = 0.12  # inner-lip gap / inter-ocular distance above which the mouth counts as open
+BLINK = 0.5  # eye aspect ratio below this fraction of its median (over a video, or a clip): a blink frame
 
 
 def interocular(landmarks: np.ndarray) -> np.ndarray:

@@ -107,6 +107,12 @@ def build_models(gan: GanParams, image_size: int, device: torch.device):
     return nets, gen_full, disc_full
 
 
+def reads_landmarks(gan: GanParams) -> bool:
+    """Whether a loss term needs the driving frames' landmarks (the clips then carry them)."""
+    loss = gan.loss
+    return bool(loss.face_parts or loss.decoded_face_parts or loss.kp_landmarks or loss.occlusion_paint)
+
+
 def make_optimizers(nets: Mapping[str, nn.Module], gan: GanParams):
     """Adam (betas 0.5, 0.999) for the generator side and for the discriminator(s), with schedules."""
     gen_params = [p for name in ("kp_detector", "generator") for p in nets[name].parameters()]
@@ -294,7 +300,7 @@ def _train(params: Params, out_dir: Path, resume: bool, log_dir: Path, metrics_p
         raise UserError(f"{store.root}: frames are {image_size} px but data.size is {params.data.size}; "
                         f"set data.size={image_size} (checkpoints record it to rebuild the networks)")
     train_set = ClipDataset(store, "train", gan.train.clip_len, seed=params.seed, degraded=gan.train.degraded_driving,
-                            clips=gan.train.tbptt_clips, landmarks=bool(gan.loss.face_parts or gan.loss.decoded_face_parts or gan.loss.kp_landmarks))
+                            clips=gan.train.tbptt_clips, landmarks=reads_landmarks(gan))
     if len(train_set) < gan.train.batch_size * world:
         raise UserError(f"{store.root}: {len(train_set)} training clips, fewer than one batch "
                         f"({gan.train.batch_size} x {world} processes); lower gan.train.batch_size")

@@ -8,8 +8,8 @@ column per metric. Every interval comes from :mod:`lstmgan.utils.stats`:
 * a comparison ``A vs B``: the paired difference ``A - B`` on the same units (seeds paired by
   position: independent runs, any pairing is as good), with the same bootstrap;
 * its verdict (better / worse / not resolved at this budget) from whether the interval excludes 0,
-  in the direction the metric prefers (:data:`lstmgan.utils.stats.HIGHER_IS_BETTER`), never from a
-  point estimate.
+  in the direction the metric prefers (:func:`lstmgan.utils.stats.higher_is_better`), never from a
+  point estimate; a descriptive metric (how much the decoder paints) says higher / lower instead.
 
 Units present for one method but not the other, and units where either value is NaN, are dropped
 from a comparison (a paired difference needs both). The same ``boot_seed`` is used everywhere,
@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from lstmgan.utils.stats import (HIGHER_IS_BETTER, Interval, bootstrap_seeds_videos, paired_difference, verdict,
+from lstmgan.utils.stats import (Interval, bootstrap_seeds_videos, higher_is_better, paired_difference, verdict,
                                  verdict_sentence)
 
 
@@ -99,7 +99,7 @@ def compare(df, a: str, b: str, metric: str, n_boot: int = 2000, boot_seed: int 
         diff = Interval(float("nan"), float("nan"), float("nan"), 0.95, 0)
     else:
         diff = paired_difference(ta, tb, n_boot=n_boot, seed=boot_seed)
-    hib = metric in HIGHER_IS_BETTER
+    hib = higher_is_better(metric)
     if not np.isfinite(diff.estimate):
         return Comparison(a, b, metric, diff, "n/a", f"{a} vs {b} on {metric}: not measured for both.")
     return Comparison(a, b, metric, diff, verdict(diff, hib), verdict_sentence(a, b, metric, diff, hib))
@@ -170,7 +170,8 @@ def format_markdown(means, comps, note: str = "", level: float = 0.95, over: str
                 f"{format_interval(by[m].diff, by[m].low, by[m].high, 3, significant=True, signed=True)} **{by[m].verdict}**"
                 for m in metrics])
         text += (f"\nPaired difference A - B [{pct}% interval] and verdict for A (better / worse / "
-                 "not resolved at this budget, from the interval alone):\n\n"
+                 "not resolved at this budget, from the interval alone; higher / lower on the descriptive "
+                 "metrics, which have no better side):\n\n"
                  + markdown_table(rows, ["A vs B", *metrics]))
     return text + ("\n" + note + "\n" if note else "")
 
@@ -180,9 +181,11 @@ def summary_sentence(comps, a: str = "lstm", b: str = "none") -> str:
     rows = comps[(comps["a"] == a) & (comps["b"] == b) & (comps["verdict"] != "n/a")]
     if rows.empty:
         return f"The {a} vs {b} comparison needs both methods."
-    groups = {v: list(rows.loc[rows["verdict"] == v, "metric"]) for v in ("better", "worse", "not resolved")}
+    groups = {v: list(rows.loc[rows["verdict"] == v, "metric"])
+              for v in ("better", "worse", "higher", "lower", "not resolved")}
+    described = "".join(f"; {v} (descriptive) on {', '.join(groups[v])}" for v in ("higher", "lower") if groups[v])
     return (f"{a} vs {b}, paired 95% intervals: better on {', '.join(groups['better']) or 'no metric'}; "
-            f"worse on {', '.join(groups['worse']) or 'no metric'}; not resolved at this budget on "
+            f"worse on {', '.join(groups['worse']) or 'no metric'}{described}; not resolved at this budget on "
             f"{', '.join(groups['not resolved']) or 'no metric'}.")
 
 

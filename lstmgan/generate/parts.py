@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmgan.face.landmarks import EYES, eye_aperture, lip_gap, mouth_opening
+from lstmgan.face.landmarks import BLINK, EYES, MOUTH_INNER, MOUTH_OPEN, eye_aperture, lip_gap, mouth_opening
 
-MOUTH_INNER = tuple(range(60, 68))
-MOUTH_OPEN = 0.12  # inner-lip gap / inter-ocular distance above which the mouth counts as open
-MOUTH_CLOSED = 0.03  # ... below which it counts as closed
-BLINK = 0.5  # eye aspect ratio below this fraction of the video's median: a blink frame
+MOUTH_CLOSED = 0.03  # inner-lip gap / inter-ocular distance below which the mouth counts as closed
 BLINK_DEPTH = 0.5  # a generated blink dips at least this fraction of the real frames' dip
 PART_METRICS = ("decoder_share", "mouth_dec_open", "mouth_dec_closed", "eye_dec_blink", "eye_dec_open",
                 "mouth_corr", "blinks", "blinks_reproduced")

@@ -102,7 +102,8 @@ class GeneratorFullModel(nn.Module):
         """``kp_input`` (B,T,3,S,S): the frames the keypoint detector reads for ``driving`` (a
         degraded copy; default the clean frames); every loss compares with the clean ``driving``.
         ``landmarks`` (B,T,68,2): the driving frames' pixel landmarks (NaN where unknown), which
-        place the ``face_parts`` term; without them that term is left out.
+        place the ``face_parts``, ``occlusion_paint`` and ``kp_landmarks`` terms; without them those
+        terms are left out.
 
         ``state``: the generator's recurrent state at the clip's first frame (None: zeros), e.g. the
         previous clip's, detached, when training carries it across consecutive clips; the state
@@ -132,6 +133,9 @@ class GeneratorFullModel(nn.Module):
                 if weight:
                     losses[name] = weight * L.part_l1(image.float(), frames32, landmarks.flatten(0, 1),
                                                       gan.loss.face_parts_pad)
+        if landmarks is not None and gan.loss.occlusion_paint:
+            losses["occlusion_paint"] = gan.loss.occlusion_paint * L.occlusion_paint(
+                out["occlusion"], landmarks, self.image_size, gan.loss.face_parts_pad)
         if landmarks is not None and gan.loss.kp_landmarks:
             losses["kp_landmarks"] = gan.loss.kp_landmarks * L.keypoint_landmark_l1(
                 kp_frames["value"], landmarks.flatten(0, 1), gan.loss.kp_anchors, self.image_size)

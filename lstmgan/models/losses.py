@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lstmgan.face.landmarks import BLINK, EYES, INNER_LIP_PAIRS, MOUTH_INNER, MOUTH_OPEN
 from lstmgan.models.blocks import downscale, make_grid
 from lstmgan.models.dense_motion import inverse_2x2
 
@@ -69,6 +70,58 @@ def part_l1(prediction: Tensor, target: Tensor, landmarks: Tensor, pad: float = 
     per_part = (error[:, None] * weights).sum((-2, -1)) / weights.sum((-2, -1)).clamp(min=1.0)
     per_part = torch.where(valid, per_part, torch.zeros_like(per_part))
     return per_part.sum() / valid.sum().clamp(min=1)
+
+
+def paint_masks(landmarks: Tensor, size: int, pad: float) -> Tensor:
+    """(N, S, S) bool: where a driving frame shows what its source cannot lend by warping.
+
+    ``landmarks`` (B, T, 68, 2) pixel (x, y) of the driving frames, NaN where unknown. Marked: the
+    box of the inner lips on frames whose mouth is open (inner-lip gap above
+    :data:`lstmgan.face.landmarks.MOUTH_OPEN` x the inter-ocular distance: a dark interior or teeth),
+    and the box of an eye, widened by ``pad`` x the inter-ocular distance, on frames where that eye's
+    aspect ratio is below :data:`~lstmgan.face.landmarks.BLINK` x its median over the clip (a
+    closing lid over an eye the source shows open). ``size``: the resolution of the masks.
+    """
+    b, t = landmarks.shape[:2]
+    lm = landmarks.float().flatten(0, 1)  # (N, 68, 2)
+    eyes = [lm[:, list(eye)] for eye in EYES]
+    iod = (eyes[0].mean(1) - eyes[1].mean(1)).norm(dim=-1)  # (N,)
+    upper, lower = zip(*INNER_LIP_PAIRS)
+    gap = (lm[:, list(upper)] - lm[:, list(lower)]).norm(dim=-1).mean(-1)
+    grid = torch.arange(size, device=lm.device, dtype=lm.dtype)
+
+    def box(points: Tensor, margin: Tensor, on: Tensor) -> Tensor:
+        lo, hi = points.amin(1) - margin[:, None], points.amax(1) + margin[:, None]  # (N, 2)
+        inside_x = (grid[None] >= lo[:, :1]) & (grid[None] <= hi[:, :1])
+        inside_y = (grid[None] >= lo[:, 1:]) & (grid[None] <= hi[:, 1:])
+        return inside_y[:, :, None] & inside_x[:, None, :] & on[:, None, None]
+
+    ok = torch.isfinite(lm).all(-1).all(-1) & (iod > 0)
+    clean = lm.nan_to_num(0.0)
+    mask = box(clean[:, list(MOUTH_INNER)], torch.zeros_like(iod), ok & (gap > MOUTH_OPEN * iod.nan_to_num(1.0)))
+    for eye in eyes:
+        lids = (eye[:, 1] - eye[:, 5]).norm(dim=-1) + (eye[:, 2] - eye[:, 4]).norm(dim=-1)
+        ear = lids / (2 * (eye[:, 0] - eye[:, 3]).norm(dim=-1)).clamp(min=1e-6)  # (N,)
+        median = ear.view(b, t).nanmedian(dim=1).values.repeat_interleave(t)
+        blink = ok & (ear < BLINK * median)
+        mask = mask | box(eye.nan_to_num(0.0), (pad * iod).nan_to_num(0.0), blink)
+    return mask
+
+
+def occlusion_paint(occlusion: Tensor, landmarks: Tensor, image_size: int, pad: float = 0.15) -> Tensor:
+    """Mean of -log(1 - occlusion) inside :func:`paint_masks`: asks the decoder, not the warp, to
+    draw the open mouth and the closing eyelids (0 on clips where no frame has either).
+
+    ``occlusion`` (B, T, 1, h, w) in [0, 1] (1 = warped source); ``landmarks`` (B, T, 68, 2) pixel
+    coordinates at ``image_size``. The log keeps the gradient alive where the map is saturated at 1,
+    where the plain occlusion's sigmoid gradient vanishes.
+    """
+    h = occlusion.shape[-1]
+    masks = paint_masks(landmarks * (h / image_size), h, pad).float()  # (N, h, w)
+    if not masks.any():
+        return occlusion.new_zeros(())
+    occ = occlusion.flatten(0, 1)[:, 0].float()
+    return ((-torch.log1p(-occ.clamp(max=1 - 1e-6))) * masks).sum() / masks.sum()
 
 
 def keypoint_landmark_l1(kp_value: Tensor, landmarks: Tensor, anchors: list[int], size: int) -> Tensor:

@@ -19,12 +19,12 @@ interval, "ours lower"/"ours higher" when the interval excludes it, "not resolve
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, not_available, num
-from lstmgan.utils.stats import (HIGHER_IS_BETTER, Interval, bootstrap_mean, bootstrap_statistic, paired_difference,
+from lstmgan.utils.stats import (Interval, bootstrap_mean, bootstrap_statistic, higher_is_better, paired_difference,
                                  verdict)
 from lstmgan.utils.tables import format_interval
 
@@ -102,9 +102,17 @@ def listed(names: Sequence[str], sep: str = ", ") -> str:
     return sep.join(names) or "no metric"
 
 
-def decide(iv: Interval | None, higher_is_better: bool) -> str:
-    """The one rule: better / worse when the 95% interval of (A - B) excludes 0, else not resolved."""
-    return NOT_RESOLVED if iv is None else verdict(iv, higher_is_better)
+def decide(iv: Interval | None, prefers_higher: bool | None) -> str:
+    """The one rule: better / worse when the 95% interval of (A - B) excludes 0, else not resolved;
+    higher / lower for a descriptive metric (``prefers_higher`` None)."""
+    return NOT_RESOLVED if iv is None else verdict(iv, prefers_higher)
+
+
+def described(groups: dict[str, list[str]], shown: Callable[[list[str]], str] = listed) -> str:
+    """The clause for the descriptive metrics that differ ("; higher on ...; lower on ..."), empty
+    when none does: they say how an output is made, not whether it is better."""
+    return "".join(f"; {v} (descriptive, no better side) on {shown(groups[v])}"
+                   for v in ("higher", "lower") if groups.get(v))
 
 
 def value_verdict(iv: Interval | None, value: float) -> str:
@@ -173,10 +181,11 @@ def paired_intervals(data: ReportData, a: str = "lstm", b: str = "none",
 
 
 def by_verdict(diffs: dict[str, Interval]) -> dict[str, list[str]]:
-    """Metric names grouped by the rule's verdict for A in ``A - B`` (better / worse / not resolved)."""
-    groups: dict[str, list[str]] = {"better": [], "worse": [], NOT_RESOLVED: []}
+    """Metric names grouped by the rule's verdict for A in ``A - B`` (better / worse / not resolved,
+    and higher / lower for the descriptive metrics)."""
+    groups: dict[str, list[str]] = {"better": [], "worse": [], "higher": [], "lower": [], NOT_RESOLVED: []}
     for metric, iv in diffs.items():
-        groups[decide(iv, metric in HIGHER_IS_BETTER)].append(metric)
+        groups[decide(iv, higher_is_better(metric))].append(metric)
     return groups
 
 
@@ -190,7 +199,7 @@ def discuss_ablation(data: ReportData) -> list[str]:
     diffs = paired_intervals(data)
     groups = by_verdict({m: iv for m, (iv, _) in diffs.items()})
     out.append(f"Over all {len(diffs)} metrics, by the rule: lstm better on {listed(groups['better'])}; "
-               f"worse on {listed(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}.")
+               f"worse on {listed(groups['worse'])}{described(groups)}; not resolved on {listed(groups[NOT_RESOLVED])}.")
     if isinstance(gen.get("copy-source"), dict):
         for method in ("lstm", "none"):
             for metric in TEMPORAL_METRICS:
@@ -300,7 +309,7 @@ def discuss_degraded(data: ReportData) -> list[str]:
     if diffs:
         groups = by_verdict(diffs)
         out.append(f"lstm vs none on degraded driving, paired over the test videos: better on {listed(groups['better'])}; "
-                   f"worse on {listed(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}"
+                   f"worse on {listed(groups['worse'])}{described(groups)}; not resolved on {listed(groups[NOT_RESOLVED])}"
                    + "".join(f"; {k} {iv_text(diffs[k], signed=True)}" for k in TEMPORAL_METRICS if k in diffs) + ".")
     return out
 
@@ -362,7 +371,7 @@ def discuss_study(data: ReportData) -> list[str]:
             return listed([f"{m} {iv_text(diffs[m], signed=True)}" for m in metrics], "; ")
 
         out.append(f"{a} vs {b} ({basis}): {a} better on {shown(groups['better'])}; "
-                   f"worse on {shown(groups['worse'])}; not resolved on {listed(groups[NOT_RESOLVED])}.")
+                   f"worse on {shown(groups['worse'])}{described(groups, shown)}; not resolved on {listed(groups[NOT_RESOLVED])}.")
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 from lstmgan.report.discuss import GENERATION_UNITS, detector_interval, method_intervals, one_class_runs
 from lstmgan.report.gather import DATA_FIGURES, TRAIN_FIGURES, TRAIN_STAGE, ReportData, num, repro
 from lstmgan.utils.io import atomic_dir
-from lstmgan.utils.stats import HIGHER_IS_BETTER
+from lstmgan.utils.stats import higher_is_better
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,11 @@ def compression_auc(data: ReportData, path: Path) -> str | None:
     return "frame AUC per test compression, every run (colour: detector; marker and line style: data variant)"
 
 
-VERDICT_COLOURS = {"better": OKABE_ITO[2], "worse": OKABE_ITO[5], "not resolved": "#777777"}
+VERDICT_COLOURS = {"better": OKABE_ITO[2], "worse": OKABE_ITO[5], "higher": OKABE_ITO[0], "lower": OKABE_ITO[4],
+                   "not resolved": "#777777"}
+VERDICT_LABELS = {"better": "lstm better", "worse": "lstm worse", "higher": "lstm higher (descriptive)",
+                  "lower": "lstm lower (descriptive)", "not resolved": "not resolved"}
+DIRECTION_LABELS = {True: "higher is better", False: "lower is better", None: "descriptive"}
 
 
 def _relative(iv, base: float):
@@ -159,13 +163,13 @@ def lstm_vs_none(data: ReportData, path: Path) -> str | None:
     one = {m: iv for m, (iv, _) in paired_intervals(data).items() if m in means}
     if one:
         panels.append(("this run: one seed, paired over test videos",
-                       {m: (_relative(iv, means[m].estimate), decide(iv, m in HIGHER_IS_BETTER)) for m, iv in one.items()}))
+                       {m: (_relative(iv, means[m].estimate), decide(iv, higher_is_better(m))) for m, iv in one.items()}))
     study = study_intervals(data, "lstm", "none")
     base = data.study.get("none") or {}
     if study:
         panels.append((f"multi-seed study: {len(data.study.get('seeds') or [])} seeds x {data.study.get('videos')} "
                        "test videos", {m: (_relative(iv, num((base.get(m) or {}).get("mean"))),
-                                           decide(iv, m in HIGHER_IS_BETTER)) for m, iv in study.items()}))
+                                           decide(iv, higher_is_better(m))) for m, iv in study.items()}))
     panels = [(title, {m: v for m, v in rows.items() if v[0] is not None}) for title, rows in panels]
     panels = [(title, rows) for title, rows in panels if rows]
     if not panels:
@@ -179,16 +183,17 @@ def lstm_vs_none(data: ReportData, path: Path) -> str | None:
             (est, lo, hi), v = rows[m]
             ax.errorbar(est, y, xerr=[[est - lo], [hi - est]], fmt="o", color=VERDICT_COLOURS[v], capsize=3)
         ax.axvline(0, color="#333333", lw=0.8)
-        ax.set_yticks(range(len(names)), [f"{m} ({'higher' if m in HIGHER_IS_BETTER else 'lower'} is better)"
-                                          for m in names], fontsize=8)
+        ax.set_yticks(range(len(names)), [f"{m} ({DIRECTION_LABELS[higher_is_better(m)]})" for m in names],
+                      fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("lstm - none, % of none's mean (95% interval)", fontsize=8)
         ax.set_title(title, fontsize=9)
-    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"lstm {k}") for k, c in VERDICT_COLOURS.items()]
+    handles = [Line2D([], [], color=c, marker="o", ls="", label=VERDICT_LABELS[k]) for k, c in VERDICT_COLOURS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     _save(fig, path)
     return ("paired differences lstm - none on every metric, as a percentage of the baseline's mean, with 95% "
-            "intervals; colour: the verdict for lstm (an interval across 0 is not resolved)")
+            "intervals; colour: the verdict for lstm (an interval across 0 is not resolved; the descriptive metrics, "
+            "how much of the image the decoder paints, say higher / lower)")
 
 
 def gan_val_l1(data: ReportData, path: Path) -> str | None:

@@ -24,7 +24,7 @@ from lstmgan.report.figures import Figure, draw_figures, figures_of
 from lstmgan.report.model_card import render_model_card
 from lstmgan.report.gather import TRAIN_STAGE, ReportData, evalnets_time_path, gather, not_available, num
 from lstmgan.utils.io import atomic_write_text
-from lstmgan.utils.stats import HIGHER_IS_BETTER
+from lstmgan.utils.stats import higher_is_better
 from lstmgan.utils.tables import csv_text, format_interval, markdown_table
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,15 @@ def generation_table(data: ReportData) -> str:
     return ("\n".join(out)
             + "\nMean over test videos [95% bootstrap interval over videos, one seed]. Units: "
             + "; ".join(f"{k}: {D.GENERATION_UNITS[k]}" for k in shown if k in D.GENERATION_UNITS)
-            + ". Lower is better except " + ", ".join(sorted(HIGHER_IS_BETTER & set(shown))) + ".\n")
+            + ". " + direction_note(shown) + "\n")
+
+
+def direction_note(metrics: Sequence[str]) -> str:
+    """Which of ``metrics`` are better higher and which only describe (the rest are better lower)."""
+    higher = [m for m in metrics if higher_is_better(m)]
+    plain = [m for m in metrics if higher_is_better(m) is None]
+    return ("Lower is better except " + (", ".join(higher) or "none") + " (higher is better)"
+            + (f"; {', '.join(plain)} describe how the output is made and have no better side" if plain else "") + ".")
 
 
 def paired_table(data: ReportData) -> str:
@@ -194,7 +202,7 @@ def paired_table(data: ReportData) -> str:
     if not diffs:
         return ""
     rows = [{"metric": k, "lstm - none [95%]": D.iv_text(iv, signed=True),
-             "verdict for lstm": D.decide(iv, k in HIGHER_IS_BETTER), "interval from": src}
+             "verdict for lstm": D.decide(iv, higher_is_better(k)), "interval from": src}
             for k, (iv, src) in diffs.items()]
     return markdown_table(rows)
 

@@ -16,14 +16,35 @@ from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-Verdict = Literal["better", "worse", "not resolved"]
+Verdict = Literal["better", "worse", "higher", "lower", "not resolved"]
 
 # The one list of metrics where a larger value is better (generation, then detection); every other
-# metric (errors, distances, flicker, EER) is better lower. ``sharpness_dec`` (gradient energy of
-# generated / real in the decoder-filled regions) counts as higher-is-better because the generators
-# blur (ratios below 1); a ratio above 1 would be noise, which the table's mean shows.
+# metric (errors, distances, flicker, EER) is better lower, except the descriptive ones below.
+# ``sharpness_dec`` (gradient energy of generated / real in the decoder-filled regions) counts as
+# higher-is-better because the generators blur (ratios below 1); a ratio above 1 would be noise,
+# which the table's mean shows. ``mouth_corr`` (output mouth opening against the driver's) and
+# ``blinks_reproduced`` / ``blink_fraction`` (driver blinks the output shows) measure how much of
+# the expression is transferred.
 HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "driver_aed", "sharpness_dec",
+                              "mouth_corr", "blinks_reproduced", "blink_fraction",
                               "accuracy", "balanced_accuracy", "ap", "auc"})
+
+# Measurements that describe *how* an output is made, with no better side: the share of the image
+# the decoder paints (overall, in the open / closed mouth, in blinking / open eyes) and the number of
+# driver blinks (a property of the test videos). Their comparisons say "higher" / "lower".
+DESCRIPTIVE = frozenset({"decoder_share", "mouth_dec_open", "mouth_dec_closed", "eye_dec_blink",
+                         "eye_dec_open", "blinks"})
+
+# Cross-identity animation scores the same metrics under this prefix (``cross_mouth_corr``).
+CROSS_PREFIX = "cross_"
+
+
+def higher_is_better(metric: str) -> bool | None:
+    """The direction ``metric`` prefers: True (higher), False (lower), None (descriptive, no side)."""
+    base = metric[len(CROSS_PREFIX):] if metric.startswith(CROSS_PREFIX) else metric
+    if base in DESCRIPTIVE:
+        return None
+    return base in HIGHER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -130,19 +151,25 @@ def bootstrap_statistic(statistic: Callable[[np.ndarray], float], groups: Sequen
     return percentile_interval(reps, float(statistic(np.arange(len(groups)))), level, len(uniq))
 
 
-def verdict(diff: Interval, higher_is_better: bool) -> Verdict:
-    """"better" / "worse" when the interval of (A - B) excludes 0, else "not resolved"."""
+def verdict(diff: Interval, higher_is_better: bool | None) -> Verdict:
+    """"better" / "worse" when the interval of (A - B) excludes 0, else "not resolved"; for a
+    descriptive metric (``higher_is_better`` None) "higher" / "lower" instead of a judgement."""
     if not np.isfinite(diff.low) or not diff.excludes(0.0):
         return "not resolved"
     a_higher = diff.low > 0
+    if higher_is_better is None:
+        return "higher" if a_higher else "lower"
     return "better" if a_higher == higher_is_better else "worse"
 
 
-def verdict_sentence(a: str, b: str, metric: str, diff: Interval, higher_is_better: bool) -> str:
+def verdict_sentence(a: str, b: str, metric: str, diff: Interval, higher_is_better: bool | None) -> str:
     """One sentence stating the verdict and the interval it rests on."""
     v = verdict(diff, higher_is_better)
     pct = int(round(diff.level * 100))
     if v == "not resolved":
         return (f"{a} vs {b} on {metric}: not resolved at this budget "
                 f"(difference {diff}, {pct}% interval includes 0).")
+    if higher_is_better is None:
+        return (f"{a} has {v} {metric} than {b} (descriptive, no better side; difference {diff}, "
+                f"{pct}% interval excludes 0).")
     return f"{a} is {v} than {b} on {metric} (difference {diff}, {pct}% interval excludes 0)."

@@ -109,6 +109,7 @@ class GanModelParams:
     dm_scale_factor: float = 0.5
     kp_variance: float = 0.01  # width of the keypoint Gaussians fed to the networks
     occlusion_bias: float = 4.0  # initial occlusion logit: start with the warped source visible
+    decoder_motion: bool = False  # the decoder also sees the driving keypoints' moves (heatmap differences at the bottleneck)
     head_kernel: Literal[1, 3, 5, 7] = 7  # kernel of the output convolutions (keypoint heatmaps and jacobians, motion
     #                       mask and occlusion, the generator's image): FOMM's 7 at 256 px
     # generator: encoder -> warp -> ConvLSTM -> residual blocks -> decoder

@@ -595,3 +595,30 @@ def test_keypoint_landmark_l1_pulls_the_first_keypoints_to_their_landmarks() -> 
     # keypoint 0 -> landmark 57: off by 0.5 in y; frame 1 has no landmarks
     assert float(L.keypoint_landmark_l1(kp, lm, [57, 8], size)) == pytest.approx((0.5 + 0.5) / 2)
     assert float(L.keypoint_landmark_l1(kp, torch.full_like(lm, float("nan")), [57, 8], size)) == 0.0
+
+
+def test_decoder_motion_starts_as_without_it_and_then_reads_the_keypoints() -> None:
+    """decoder_motion adds the keypoints' moves to the warped features through a zero-initialised
+    convolution built last: at the start the output is the plain model's, bit for bit; with weights
+    the decoder's image changes with the driving keypoints even where the occlusion shuts the warp out."""
+    torch.manual_seed(0)
+    plain = build_networks(tiny(temporal="none"), 64)["generator"].eval()
+    torch.manual_seed(0)
+    seeing = build_networks(tiny(temporal="none", model={"decoder_motion": True}), 64)["generator"].eval()
+    missing, unexpected = seeing.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["motion_in.bias", "motion_in.weight"]
+    source = torch.rand(1, 3, 64, 64)
+    kp_s = random_kp(1, 5, seed=10)
+    still = {"value": kp_s["value"][:, None], "jacobian": kp_s["jacobian"][:, None]}
+    moved = random_kp(1, 5, t=1, seed=11)
+    with torch.no_grad():
+        a, _ = plain(source, kp_s, moved)
+        b, _ = seeing(source, kp_s, moved)
+        for name, value in a.items():
+            assert torch.equal(value, b[name]), name
+        seeing.motion_in.weight.normal_(0, 0.5)
+        at_rest, _ = seeing(source, kp_s, still)
+        plain_rest, _ = plain(source, kp_s, still)
+        b, _ = seeing(source, kp_s, moved)
+    assert torch.allclose(at_rest["decoded"], plain_rest["decoded"], atol=1e-6)  # no move, nothing added
+    assert (b["decoded"] - a["decoded"]).abs().max() > 1e-3

@@ -51,7 +51,8 @@ def build_networks(gan: GanParams, image_size: int) -> dict[str, nn.Module]:
                           num_bottleneck_blocks=gan.model.num_bottleneck_blocks, temporal=gan.temporal,
                           lstm_hidden=gan.model.lstm_hidden, lstm_kernel=gan.model.lstm_kernel,
                           dense_motion=dense_motion, head_kernel=gan.model.head_kernel,
-                          kp_hidden=gan.model.kp_hidden, kp_jacobian=gan.model.estimate_jacobian)
+                          kp_hidden=gan.model.kp_hidden, kp_jacobian=gan.model.estimate_jacobian,
+                          decoder_motion=gan.model.decoder_motion, kp_variance=gan.model.kp_variance)
     discriminator = MultiScaleDiscriminator(scales=gan.model.disc_scales, num_kp=gan.model.num_kp,
                                             use_kp=gan.model.disc_use_kp, kp_variance=gan.model.kp_variance,
                                             block_expansion=gan.model.disc_block_expansion,

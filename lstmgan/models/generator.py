@@ -4,7 +4,10 @@ Per driving frame: the dense motion network turns the keypoints into a flow and 
 the source encoding is warped by the flow and multiplied by the occlusion; residual blocks and a
 decoder produce an image. The output path starts sharp:
 ``prediction = occlusion * warped source + (1 - occlusion) * decoder image`` -- the decoder fills in
-what the source cannot show (occluded or new content such as an open mouth).
+what the source cannot show (occluded or new content such as an open mouth). With
+``decoder_motion`` the features also receive the keypoints' moves (Gaussian heatmaps of the driving
+minus the source keypoints, at the bottleneck), so where the occlusion zeroes the warped source the
+decoder still knows how far, say, the lips have parted.
 
 With ``temporal="lstm"`` a ConvLSTM runs over the frames at the bottleneck. Its input is the warped
 features *and the motion itself* (the flow's displacement and the occlusion logit, resized to the
@@ -32,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, make_grid, warp
+from lstmgan.models.blocks import ConvBlock, DownBlock, ResBlock, UpBlock, kp_to_gaussian, make_grid, warp
 from lstmgan.models.convlstm import ConvLSTM
 from lstmgan.models.dense_motion import DenseMotion
 from lstmgan.models.kp_recurrence import KPRecurrence
@@ -66,7 +69,8 @@ class Generator(nn.Module):
     def __init__(self, num_kp: int, block_expansion: int, max_features: int, num_down_blocks: int,
                  num_bottleneck_blocks: int, temporal: str, lstm_hidden: int, lstm_kernel: int,
                  dense_motion: dict[str, Any], num_channels: int = 3, head_kernel: int = 7,
-                 kp_hidden: int = 64, kp_jacobian: bool = True):
+                 kp_hidden: int = 64, kp_jacobian: bool = True, decoder_motion: bool = False,
+                 kp_variance: float = 0.01):
         super().__init__()
         self.temporal = temporal
         self.dense_motion = DenseMotion(num_kp=num_kp, num_channels=num_channels, **dense_motion)
@@ -90,6 +94,13 @@ class Generator(nn.Module):
         # built last, so every other network draws the same initial weights as in ``none``
         self.kp_recurrence = (KPRecurrence(num_kp, kp_hidden, refine_jacobian=kp_jacobian)
                               if temporal == "kp" else None)
+        # decoder_motion: the keypoints' moves (driving - source heatmaps) added to the warped
+        # features, zero-initialised like the recurrences' outputs (the model starts as without it)
+        self.kp_variance = kp_variance
+        self.motion_in = nn.Conv2d(num_kp, bottleneck, 3, padding=1) if decoder_motion else None
+        if self.motion_in is not None:
+            nn.init.zeros_(self.motion_in.weight)
+            nn.init.zeros_(self.motion_in.bias)
 
     def encode(self, source: Tensor) -> Tensor:
         """Source features at the bottleneck resolution (B,C,S/2^d,S/2^d)."""
@@ -112,6 +123,10 @@ class Generator(nn.Module):
         occ_small = occlusion if occlusion.shape[2:] == (fh, fw) else F.interpolate(
             occlusion, size=(fh, fw), mode="bilinear", align_corners=False)
         features = features * occ_small.to(features.dtype)
+        if self.motion_in is not None:
+            heat = (kp_to_gaussian(_flatten_kp(kp_driving)["value"], fh, fw, self.kp_variance)
+                    - kp_to_gaussian(_repeat_kp(kp_source, t)["value"], fh, fw, self.kp_variance))
+            features = features + self.motion_in(heat.to(features.dtype))
 
         if self.lstm is not None:
             deformation, occlusion, features, new_state["lstm"] = self._recur(
